@@ -1,0 +1,74 @@
+"""Command line: ``python -m course_utils <command>``.
+
+- ``run-all [--full|--fast] [--only TEXT]``  execute notebooks in order, print the benchmark table
+- ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins) and the README course map
+- ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
+- ``env``                                    print the environment report (versions, threads, memory)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run-all", help="execute every notebook with papermill and print a table")
+    mode = p_run.add_mutually_exclusive_group()
+    mode.add_argument("--fast", action="store_true", help="smoke mode (FAST=True)")
+    mode.add_argument("--full", action="store_true", help="full mode (default)")
+    p_run.add_argument("--only", default="", help="run notebooks whose file name contains TEXT")
+    p_run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout, seconds")
+    p_sync = sub.add_parser("sync-env", help="write environment.yml from pyproject.toml")
+    p_sync.add_argument("--check", action="store_true", help="fail if environment.yml is stale")
+    p_clean = sub.add_parser("clean", help="strip outputs/metadata from notebooks (keeps NBVAL_CHECK_OUTPUT outputs)")
+    p_clean.add_argument("notebooks", nargs="*", type=Path)
+    p_clean.add_argument("--check", action="store_true", help="fail if a notebook is not clean")
+    p_clean.add_argument("--refresh", action="store_true",
+                         help="first execute in FAST mode and store outputs of NBVAL_CHECK_OUTPUT cells")
+    sub.add_parser("env", help="print versions, CPU threads and memory")
+    args = parser.parse_args(argv)
+
+    if args.command == "run-all":
+        from .runner import run_all
+
+        rows = run_all(fast=args.fast, pattern=args.only, timeout=args.timeout)
+        return 0 if all(r.ok for r in rows) else 1
+    if args.command == "sync-env":
+        from .course import sync_readme
+        from .pins import sync_environment_yml
+
+        ok = sync_environment_yml(check=args.check) & sync_readme(check=args.check)
+        if args.check and not ok:
+            print("environment.yml or the README course map is stale: run `python -m course_utils sync-env`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "clean":
+        from .nbtools import clean_notebook
+        from .runner import notebooks
+
+        paths = args.notebooks or notebooks()
+        if args.refresh:
+            from .nbtools import refresh_checked_outputs
+
+            for p in paths:
+                print(f"{p.name}: refreshed {refresh_checked_outputs(p)} checked cell(s)")
+        dirty = [p for p in paths if clean_notebook(p, check=args.check)]
+        if args.check and dirty:
+            print("not clean (run `python -m course_utils clean`): " + ", ".join(p.name for p in dirty), file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "env":
+        from .env import environment_report
+
+        print(environment_report())
+        return 0
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

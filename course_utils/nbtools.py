@@ -1,0 +1,118 @@
+"""Notebooks as source code: cleaning and the header convention (used by tests and the CLI)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+HEADER_SECTIONS = ("Objectives", "Minutes", "Prerequisites")
+
+
+def _src(cell: dict[str, Any]) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+def clean_notebook(path: Path, *, check: bool = False) -> bool:
+    """Strip execution metadata and outputs, keeping outputs of ``# NBVAL_CHECK_OUTPUT`` cells.
+
+    Returns True if the file was not clean (and, unless ``check``, rewrites it).
+    """
+    raw = Path(path).read_text()
+    nb = json.loads(raw)
+    nb["metadata"] = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {})
+        cell["metadata"] = {k: v for k, v in meta.items() if k in ("tags",) and v}
+        if cell["cell_type"] != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        cell["execution_count"] = None
+        if CHECK_OUTPUT in _src(cell):
+            kept = []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                    kept.append({"name": "stdout", "output_type": "stream", "text": out["text"]})
+                elif out.get("output_type") == "execute_result":
+                    data = {k: v for k, v in out.get("data", {}).items() if k == "text/plain"}
+                    kept.append({"data": data, "execution_count": None, "metadata": {}, "output_type": "execute_result"})
+            cell["outputs"] = kept
+        else:
+            cell["outputs"] = []
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    dirty = new != raw
+    if dirty and not check:
+        Path(path).write_text(new)
+    return dirty
+
+
+def header_problems(path: Path) -> list[str]:
+    """What the notebook misses of the course's header/footer convention (empty list = fine).
+
+    Convention: a first Markdown cell with a ``# `` title, a one-line purpose, a Binder badge,
+    Objectives, Minutes (teaching / exercises), Prerequisites; a code cell tagged ``parameters``
+    defining ``FAST``; a Setup cell calling ``notebook_setup`` with the notebook's own stem; a
+    final Markdown cell with Key points.
+    """
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    problems = []
+    if not cells or cells[0]["cell_type"] != "markdown":
+        return ["first cell must be a Markdown header"]
+    head = _src(cells[0])
+    lines = [ln for ln in head.splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("# "):
+        problems.append("header must start with a '# ' title")
+    if len(lines) < 2 or lines[1].startswith("#") or len(lines[1]) < 20:
+        problems.append("second line of the header must be the one-line purpose")
+    if "mybinder.org" not in head:
+        problems.append("header needs the Binder launch badge")
+    for section in HEADER_SECTIONS:
+        if not re.search(rf"\*\*{section}|#+ {section}", head):
+            problems.append(f"header needs a '{section}' section")
+    if not re.search(r"teaching.*exercises", head, re.I | re.S):
+        problems.append("Minutes must give teaching and exercise minutes")
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(params) != 1 or "FAST" not in _src(params[0]):
+        problems.append("exactly one code cell tagged 'parameters' must define FAST")
+    setup = [c for c in cells if c["cell_type"] == "code" and "notebook_setup(" in _src(c)]
+    if not setup:
+        problems.append("a Setup cell must call course_utils.notebook_setup(...)")
+    elif f'"{path.stem}"' not in _src(setup[0]) and f"'{path.stem}'" not in _src(setup[0]):
+        problems.append(f"notebook_setup must be called with this notebook's stem {path.stem!r}")
+    if cells[-1]["cell_type"] != "markdown" or "Key points" not in _src(cells[-1]):
+        problems.append("last cell must be Markdown with 'Key points'")
+    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
+        problems.append("kernelspec must be python3")
+    return problems
+
+
+def refresh_checked_outputs(path: Path) -> int:
+    """Execute ``path`` in FAST mode and store the outputs of its ``# NBVAL_CHECK_OUTPUT`` cells.
+
+    nbval (``pytest --nbval-lax``) compares those stored outputs with a fresh run, so deterministic
+    numbers (parameter counts, shapes) are checked on every test run. Returns the number of cells refreshed.
+    """
+    from .results import REPO_ROOT
+    from .runner import run_notebook
+
+    path = Path(path)
+    res = run_notebook(path, fast=True, out_dir=REPO_ROOT / "build" / "executed" / "refresh")
+    if not res.ok:
+        raise RuntimeError(f"{path.name} failed in FAST mode: {res.error}")
+    executed = json.loads((REPO_ROOT / "build" / "executed" / "refresh" / path.name).read_text())
+    by_source = {_src(c): c.get("outputs", []) for c in executed["cells"] if c["cell_type"] == "code"}
+    nb = json.loads(path.read_text())
+    n = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and CHECK_OUTPUT in _src(cell):
+            cell["outputs"] = by_source[_src(cell)]
+            n += 1
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    clean_notebook(path)
+    return n

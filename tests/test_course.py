@@ -1,0 +1,110 @@
+"""The course's conventions: notebook headers, course map, README, links, clean notebooks."""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from course_utils import course, links, nbtools
+from course_utils.results import REPO_ROOT
+from course_utils.runner import notebooks
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_header_convention(path):
+    assert nbtools.header_problems(path) == []
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_header_badge_points_at_this_notebook(path):
+    head = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert links.binder_url(path.name) in head
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_notebook_is_clean(path):
+    assert not nbtools.clean_notebook(path, check=True), "run `python -m course_utils clean`"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_notebook_minutes_match_course_map(path):
+    les = course.lesson(path.stem)
+    head = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    m = re.search(r"\*\*Minutes:\*\*\s*(\d+) teaching\D+(\d+) exercises", head)
+    assert m, "header needs '**Minutes:** N teaching · M exercises'"
+    assert (int(m.group(1)), int(m.group(2))) == (les.teaching_min, les.exercise_min)
+
+
+def test_every_notebook_is_in_the_course_map():
+    stems = [les.stem for les in course.COURSE_MAP]
+    assert stems == sorted(stems)
+    for path in notebooks():
+        assert path.stem in stems
+
+
+def test_readme_course_map_is_current():
+    assert course.course_map_markdown() in README, "README course map is stale: paste course.course_map_markdown()"
+
+
+def test_readme_has_binder_badge_and_two_commands():
+    assert links.binder_badge() in README
+    assert "make lab" in README and "make test" in README
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+    assert "```\nmake test\n```" in README or "`make test`" in README
+
+
+def test_binder_and_nbgitpuller_links_are_well_formed():
+    url = urlparse(links.binder_url())
+    assert url.netloc == "mybinder.org" and links.GITHUB_REPO in url.path
+    assert parse_qs(url.query)["urlpath"] == ["lab/tree/notebooks/00_index.ipynb"]
+    pull = urlparse(links.nbgitpuller_url("https://hub.example.edu/"))
+    q = parse_qs(pull.query)
+    assert pull.path == "/hub/user-redirect/git-pull"
+    assert q["repo"] == [links.repo_url()] and q["branch"] == [links.BRANCH]
+    assert q["urlpath"][0].endswith("notebooks/00_index.ipynb")
+    with pytest.raises(ValueError):
+        links.nbgitpuller_url("hub.example.edu")
+    with pytest.raises(ValueError):
+        links.binder_url("notebooks/00_index.ipynb")
+
+
+def test_header_problems_flags_a_bad_notebook(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Just text"), nbformat.v4.new_code_cell("x = 1")]
+    p = tmp_path / "99_bad.ipynb"
+    nbformat.write(nb, p)
+    problems = nbtools.header_problems(p)
+    assert any("title" in s for s in problems)
+    assert any("parameters" in s for s in problems)
+    assert any("Key points" in s for s in problems)
+
+
+def test_clean_keeps_checked_outputs_and_drops_others(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    a = nbformat.v4.new_code_cell("print(1)  # NBVAL_CHECK_OUTPUT", execution_count=3,
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    b = nbformat.v4.new_code_cell("print(2)", execution_count=4,
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="2\n")])
+    b.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    nb.cells = [a, b]
+    nb.metadata["papermill"] = {"duration": 1}
+    p = tmp_path / "x.ipynb"
+    nbformat.write(nb, p)
+    assert nbtools.clean_notebook(p) is True
+    assert nbtools.clean_notebook(p, check=True) is False
+    out = json.loads(p.read_text())
+    assert "".join(out["cells"][0]["outputs"][0]["text"]) == "1\n"
+    assert out["cells"][1]["outputs"] == [] and out["cells"][1]["metadata"] == {}
+    assert "papermill" not in out["metadata"]

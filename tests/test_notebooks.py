@@ -1,0 +1,50 @@
+"""Execute every notebook in FAST mode (papermill) and check what it recorded.
+
+Every notebook in notebooks/ must appear in EXPECTED; a new notebook without checks fails
+``test_every_notebook_is_covered``. (nbval runs the same notebooks again in the same test
+command: ``pytest tests notebooks --nbval-lax --nbval-current-env``.)
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from course_utils.results import REPO_ROOT
+from course_utils.runner import notebooks, run_notebook
+
+Check = Callable[[dict[str, Any]], None]
+
+
+def _00(r):
+    assert r["n_train"] + r["n_val"] == 4000 and r["n_val"] == 500 and r["n_test"] == 1000
+    assert r["classes"] == 10
+    assert r["mlp_params"] == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+
+
+# notebook stem -> (keys it must record, extra check on the values in FAST mode)
+EXPECTED: dict[str, tuple[set[str], Check | None]] = {
+    "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
+}
+
+
+def test_every_notebook_is_covered():
+    stems = {p.stem for p in notebooks()}
+    assert stems, "no notebooks found"
+    missing = stems - set(EXPECTED)
+    assert not missing, f"notebooks without harness checks (add them to EXPECTED): {sorted(missing)}"
+    gone = set(EXPECTED) - stems
+    assert not gone, f"EXPECTED names notebooks that do not exist: {sorted(gone)}"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_notebook_fast(path):
+    res = run_notebook(path, fast=True, out_dir=REPO_ROOT / "build" / "executed" / "test")
+    assert res.ok, f"{path.name} failed: {res.error} (see build/executed/test/{path.stem}.log)"
+    keys, check = EXPECTED[path.stem]
+    missing = keys - set(res.results)
+    assert not missing, f"{path.name} did not record {sorted(missing)}"
+    if check:
+        check(res.results)
