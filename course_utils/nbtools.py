@@ -16,6 +16,12 @@ def _src(cell: dict[str, Any]) -> str:
     return "".join(s) if isinstance(s, list) else s
 
 
+def is_checked(cell: dict[str, Any]) -> bool:
+    """True for a code cell whose output nbval compares: a line that is exactly ``# NBVAL_CHECK_OUTPUT``
+    (nbval only honours the marker as a comment line of its own, not at the end of a code line)."""
+    return cell["cell_type"] == "code" and any(ln.strip() == CHECK_OUTPUT for ln in _src(cell).splitlines())
+
+
 def clean_notebook(path: Path, *, check: bool = False) -> bool:
     """Strip execution metadata and outputs, keeping outputs of ``# NBVAL_CHECK_OUTPUT`` cells.
 
@@ -24,6 +30,7 @@ def clean_notebook(path: Path, *, check: bool = False) -> bool:
     raw = Path(path).read_text()
     nb = json.loads(raw)
     nb["metadata"] = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    n_checked = 0
     for cell in nb["cells"]:
         meta = cell.get("metadata", {})
         cell["metadata"] = {k: v for k, v in meta.items() if k in ("tags",) and v}
@@ -32,14 +39,17 @@ def clean_notebook(path: Path, *, check: bool = False) -> bool:
             cell.pop("execution_count", None)
             continue
         cell["execution_count"] = None
-        if CHECK_OUTPUT in _src(cell):
+        if is_checked(cell):
+            # nbval skips a cell with outputs but no execution count ("unrun reference cell")
+            n_checked += 1
+            cell["execution_count"] = n_checked if cell.get("outputs") else None
             kept = []
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "stream" and out.get("name") == "stdout":
                     kept.append({"name": "stdout", "output_type": "stream", "text": out["text"]})
                 elif out.get("output_type") == "execute_result":
                     data = {k: v for k, v in out.get("data", {}).items() if k == "text/plain"}
-                    kept.append({"data": data, "execution_count": None, "metadata": {}, "output_type": "execute_result"})
+                    kept.append({"data": data, "execution_count": n_checked, "metadata": {}, "output_type": "execute_result"})
             cell["outputs"] = kept
         else:
             cell["outputs"] = []
@@ -110,7 +120,7 @@ def refresh_checked_outputs(path: Path) -> int:
     nb = json.loads(path.read_text())
     n = 0
     for cell in nb["cells"]:
-        if cell["cell_type"] == "code" and CHECK_OUTPUT in _src(cell):
+        if is_checked(cell):
             cell["outputs"] = by_source[_src(cell)]
             n += 1
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

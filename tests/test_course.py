@@ -93,7 +93,7 @@ def test_clean_keeps_checked_outputs_and_drops_others(tmp_path):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    a = nbformat.v4.new_code_cell("print(1)  # NBVAL_CHECK_OUTPUT", execution_count=3,
+    a = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)", execution_count=3,
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
     b = nbformat.v4.new_code_cell("print(2)", execution_count=4,
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="2\n")])
@@ -108,3 +108,28 @@ def test_clean_keeps_checked_outputs_and_drops_others(tmp_path):
     assert "".join(out["cells"][0]["outputs"][0]["text"]) == "1\n"
     assert out["cells"][1]["outputs"] == [] and out["cells"][1]["metadata"] == {}
     assert "papermill" not in out["metadata"]
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_notebook_has_checked_outputs(path):
+    """Deterministic outputs (shapes, parameter counts) are stored and compared by nbval."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if nbtools.is_checked(c)]
+    assert cells, "mark at least one deterministic cell with a '# NBVAL_CHECK_OUTPUT' line"
+    for c in cells:
+        assert c["outputs"] and c["execution_count"], "run `python -m course_utils clean --refresh` to store outputs"
+
+
+def test_cli_sync_env_check_passes():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "course_utils", "sync-env", "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cli_data_check_passes():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "course_utils", "data-check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
