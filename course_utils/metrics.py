@@ -1,0 +1,492 @@
+"""Parameters, sparsity, MACs, bytes and latency — one API for PyTorch and Keras models.
+
+Every function takes a model of either framework and dispatches on its class:
+a ``torch.nn.Module`` goes to :mod:`course_utils.metrics_torch`, a Keras 2 (``tf_keras``)
+``Model`` goes to :mod:`course_utils.metrics_tf`. Importing this module imports neither
+PyTorch nor TensorFlow; the framework module is imported on first use.
+
+Conventions (shared by both frameworks)
+---------------------------------------
+- *Prunable weights* are the weight tensors of Linear/Dense and Conv layers (torch
+  ``nn.Linear``/``nn.Conv1d/2d/3d``; Keras ``Dense``/``Conv1D/2D/3D``/``DepthwiseConv1D/2D``),
+  keyed by layer name (``"fc1"``, ``"conv1"``; nested modules/models use dotted torch names
+  or ``"outer/inner"`` Keras names). Biases and BatchNorm are not prunable weights.
+- Pruned models are measured by their *effective* weights: ``weight_orig * weight_mask``
+  for ``torch.nn.utils.prune``, ``kernel * mask`` for TFMOT's ``prune_low_magnitude``.
+- *Parameters* follow ``torch``'s ``model.parameters()``: BatchNorm moving mean/variance
+  (buffers in torch, non-trainable weights in Keras), pruning masks, TFMOT thresholds and
+  step counters are not parameters. So the course's MLP and CNN have the same
+  ``count_params`` in both frameworks, before and after pruning.
+- Units: sparsity is a fraction 0–1 of zeros, sizes are bytes, latency is seconds,
+  MACs are multiply-accumulates per sample.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import warnings
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "LatencyResult",
+    "count_nonzero",
+    "count_params",
+    "framework_of",
+    "gzip_bytes",
+    "gzip_size",
+    "latency",
+    "layer_macs",
+    "layer_sparsity",
+    "macs",
+    "prunable_weights",
+    "serialized_bytes",
+    "serialized_size",
+    "sparse_storage_bytes",
+    "sparsity",
+    "speedup",
+    "tflite_bytes",
+    "tflite_latency",
+    "tflite_size",
+]
+
+_SUPPORTED = (
+    "a PyTorch torch.nn.Module, or a Keras 2 (tf_keras) Model — Sequential or functional, "
+    "optionally wrapped by TFMOT prune_low_magnitude"
+)
+
+
+# ----------------------------------------------------------------------------- dispatch
+def framework_of(model: Any) -> str:
+    """``"torch"`` for a ``torch.nn.Module``, ``"keras"`` for a Keras 2 (``tf_keras``) Model.
+
+    Detection reads the class hierarchy (``type(model).__mro__``), so it imports no framework.
+    Raises ``TypeError`` for anything else (numpy arrays, Keras 3 models, bare Keras layers).
+    Introduced in 01_loss_before_and_after.
+    """
+    mro = type(model).__mro__
+    keys = {(c.__module__, c.__name__) for c in mro}
+    if ("torch.nn.modules.module", "Module") in keys:
+        return "torch"
+    if any(mod.startswith("tf_keras.") and name == "Model" for mod, name in keys):
+        return "keras"
+    if any(mod.startswith("keras.") and name in {"Model", "Layer"} for mod, name in keys):
+        raise TypeError(
+            f"{type(model).__name__} is a Keras 3 object; this course uses Keras 2 (tf_keras), which TFMOT "
+            "needs. Run `import course_utils` before importing TensorFlow and build models with "
+            "`tf, keras = course_utils.env.load_tensorflow()`."
+        )
+    if any(mod.startswith("tf_keras.") and name == "Layer" for mod, name in keys):
+        raise TypeError(
+            f"{type(model).__name__} is a Keras layer, not a Model; wrap it in keras.Sequential([...]). "
+            f"Supported: {_SUPPORTED}."
+        )
+    raise TypeError(f"unsupported model object of type {type(model).__module__}.{type(model).__name__}; "
+                    f"expected {_SUPPORTED}.")
+
+
+def _backend(model: Any) -> ModuleType:
+    if framework_of(model) == "torch":
+        from . import metrics_torch
+
+        return metrics_torch
+    from . import metrics_tf
+
+    return metrics_tf
+
+
+def _keras_backend(model: Any, what: str) -> ModuleType:
+    if framework_of(model) != "keras":
+        raise TypeError(f"{what} is Keras/TensorFlow-only; got a {type(model).__name__} (PyTorch).")
+    from . import metrics_tf
+
+    return metrics_tf
+
+
+# ----------------------------------------------------------------------------- validation
+def check_input_shape(input_shape: Any, *, name: str = "input_shape") -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints (one sample, no batch dimension)."""
+    if isinstance(input_shape, (int, np.integer)):
+        input_shape = (int(input_shape),)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of ints such as (1, 28, 28), got {input_shape!r}") from None
+    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+                            for d in shape):
+        raise ValueError(
+            f"{name} must be a non-empty tuple of positive ints without the batch dimension, e.g. (1, 28, 28) "
+            f"for a torch CNN or (28, 28) for Keras; got {input_shape!r}"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- weights & params
+def prunable_weights(model: Any) -> dict[str, np.ndarray]:
+    """Effective weights of the Linear/Dense and Conv layers, ``{layer name: numpy array}``.
+
+    Arrays are copies in the framework's own layout (torch Linear ``(out, in)``, Conv
+    ``(out, in/groups, kh, kw)``; Keras Dense ``(in, out)``, Conv ``(kh, kw, in/groups, out)``).
+    For pruned layers the mask is applied (``weight_orig * weight_mask`` in torch — ``module.weight``
+    is only refreshed by a forward pass — and ``kernel * mask`` for TFMOT wrappers, keyed by the
+    inner layer's name). A layer with weights that is neither prunable nor a known
+    normalization layer (e.g. LSTM) raises ``NotImplementedError``.
+    Introduced in 01_loss_before_and_after.
+    """
+    return _backend(model).prunable_weights(model)
+
+
+def count_params(model: Any) -> int:
+    """Number of parameters (weights + biases, incl. BatchNorm scale/shift), an int.
+
+    Pruning bookkeeping is not counted: ``weight_orig`` + ``weight_mask`` counts once, TFMOT's
+    mask/threshold/step variables and BatchNorm moving statistics not at all. So pruning leaves
+    ``count_params`` unchanged — use :func:`count_nonzero` for what survives.
+    Introduced in 01_loss_before_and_after.
+    """
+    return _backend(model).count_params(model)
+
+
+def count_nonzero(model: Any) -> int:
+    """Number of nonzero effective parameters (masks applied; biases and BatchNorm included).
+
+    Introduced in 02_weight_pruning_pytorch.
+    """
+    return _backend(model).count_nonzero(model)
+
+
+def layer_sparsity(model: Any) -> dict[str, float]:
+    """``{layer name: fraction 0–1 of zeros in its effective weight}`` for the prunable layers.
+
+    Introduced in 02_weight_pruning_pytorch.
+    """
+    return {name: float(np.mean(w == 0)) if w.size else 0.0 for name, w in prunable_weights(model).items()}
+
+
+def sparsity(model: Any) -> float:
+    """Fraction 0–1 of zeros among all prunable weights (Linear/Dense and Conv weights; not
+    biases, not BatchNorm). Raises ``ValueError`` when the model has no prunable layer.
+
+    Introduced in 02_weight_pruning_pytorch.
+    """
+    weights = prunable_weights(model)
+    total = sum(w.size for w in weights.values())
+    if total == 0:
+        raise ValueError(f"{type(model).__name__} has no Linear/Dense or Conv weights, so sparsity is undefined")
+    zeros = sum(int(w.size - np.count_nonzero(w)) for w in weights.values())
+    return zeros / total
+
+
+# ----------------------------------------------------------------------------- compute
+def layer_macs(model: Any, input_shape: Sequence[int]) -> dict[str, int]:
+    """Multiply-accumulates per sample of each Linear/Dense and Conv layer, ``{name: int}``.
+
+    A *dense*, shape-based count — what the hardware does with dense kernels, whatever the
+    sparsity: Linear/Dense = output elements × input features; Conv = output elements ×
+    (in_channels/groups × kernel area). Bias additions, BatchNorm, activations and pooling
+    are not counted. ``input_shape`` is one sample without the batch dimension, e.g.
+    ``(1, 28, 28)`` for a torch CNN or ``(28, 28)`` for Keras. torch runs a dummy forward
+    pass (batch of 1, eval mode, no grad) with hooks; Keras reads the layers' output shapes
+    (an unbuilt Sequential is built for ``input_shape``). Layers with weights that are not
+    supported (LSTM, transposed convs, ...) raise ``NotImplementedError`` naming the layer.
+    Introduced in 04_neuron_pruning_pytorch.
+    """
+    return _backend(model).layer_macs(model, check_input_shape(input_shape))
+
+
+def macs(model: Any, input_shape: Sequence[int]) -> int:
+    """Total multiply-accumulates per sample (sum of :func:`layer_macs`), an int.
+
+    Introduced in 04_neuron_pruning_pytorch.
+    """
+    return int(sum(layer_macs(model, input_shape).values()))
+
+
+# ----------------------------------------------------------------------------- bytes
+def gzip_bytes(b: bytes) -> int:
+    """Size in bytes of ``b`` compressed with gzip (level 9, fixed mtime so it is reproducible).
+
+    Compression is a cheap proxy for how much a sparse model *could* shrink on disk: runs of
+    zeros compress well. Introduced in 02_weight_pruning_pytorch.
+    """
+    if not isinstance(b, (bytes, bytearray, memoryview)):
+        raise TypeError(f"gzip_bytes expects bytes, got {type(b).__name__}")
+    return len(gzip.compress(bytes(b), compresslevel=9, mtime=0))
+
+
+def serialized_bytes(model: Any) -> bytes:
+    """The model as saved to disk: torch ``torch.save(model.state_dict())``; Keras
+    ``model.save_weights(<file>.h5)`` (HDF5 weights file).
+
+    Introduced in 02_weight_pruning_pytorch.
+    """
+    return _backend(model).serialized_bytes(model)
+
+
+def serialized_size(model: Any) -> int:
+    """Size in bytes of :func:`serialized_bytes`.
+
+    A torch model pruned with ``torch.nn.utils.prune`` stores ``weight_orig`` *and*
+    ``weight_mask``, so it is *larger* than the dense model until ``prune.remove``; likewise
+    a TFMOT-wrapped Keras model stores masks until ``strip_pruning``. Zeros take as many bytes
+    as any other float: only :func:`gzip_size` or a sparse format shows the savings.
+    Introduced in 02_weight_pruning_pytorch.
+    """
+    return len(serialized_bytes(model))
+
+
+def gzip_size(model: Any) -> int:
+    """Size in bytes of :func:`serialized_bytes` after gzip level 9. Introduced in 02_weight_pruning_pytorch."""
+    return gzip_bytes(serialized_bytes(model))
+
+
+def tflite_bytes(model: Any, *, optimizations: Sequence[Any] = ()) -> bytes:
+    """Keras only: the model converted with ``tf.lite.TFLiteConverter.from_keras_model``.
+
+    ``optimizations`` is passed to the converter (e.g. ``[tf.lite.Optimize.DEFAULT]``,
+    ``[tf.lite.Optimize.EXPERIMENTAL_SPARSITY]``). A model still holding TFMOT pruning wrappers
+    raises ``ValueError``: call ``tfmot.sparsity.keras.strip_pruning(model)`` first.
+    Introduced in 03_weight_pruning_tensorflow.
+    """
+    return _keras_backend(model, "tflite_bytes").tflite_bytes(model, optimizations=optimizations)
+
+
+def tflite_size(model: Any, *, optimizations: Sequence[Any] = ()) -> int:
+    """Keras only: size in bytes of :func:`tflite_bytes`. Introduced in 03_weight_pruning_tensorflow."""
+    return len(tflite_bytes(model, optimizations=optimizations))
+
+
+_INDEX_DTYPES = {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+
+
+def sparse_storage_bytes(
+    weights: Any,
+    fmt: str = "csr",
+    *,
+    value_dtype: Any = "float32",
+    index_dtype: Any = "int32",
+) -> int:
+    """Bytes needed to store ``weights`` in a sparse format — shows the index overhead.
+
+    ``weights`` is an array (numpy or a framework tensor), a ``{name: array}`` dict (as from
+    :func:`prunable_weights`; sizes are summed), or a model (its prunable weights are used).
+    A 2-D array is stored as ``(rows, cols)`` as given; an N-D array as ``(shape[0], -1)``.
+    Formats (nnz = number of nonzeros, v = value bytes, i = index bytes):
+
+    - ``"csr"``: nnz·v values + nnz·i column indices + (rows + 1)·i row pointers;
+    - ``"coo"``: nnz·v values + 2·nnz·i (row, column) indices;
+    - ``"dense"``: size·v (for comparison).
+
+    With float32 values and int32 indices CSR only pays off below ~50 % density.
+    Note that the layout differs between frameworks (torch Linear ``(out, in)``, Keras Dense
+    ``(in, out)``), so CSR row-pointer counts differ slightly. Introduced in 08_measuring_what_pruning_buys.
+    """
+    if fmt not in {"csr", "coo", "dense"}:
+        raise ValueError(f"fmt must be 'csr', 'coo' or 'dense', got {fmt!r}")
+    vbytes = np.dtype(value_dtype).itemsize
+    idt = np.dtype(index_dtype)
+    if idt.name not in _INDEX_DTYPES:
+        raise ValueError(f"index_dtype must be an integer dtype such as 'int32', got {index_dtype!r}")
+    ibytes = idt.itemsize
+    if isinstance(weights, Mapping):
+        items = list(weights.items())
+    elif _is_model(weights):
+        items = list(prunable_weights(weights).items())
+    else:
+        items = [("weights", weights)]
+    total = 0
+    for name, w in items:
+        arr = _to_numpy(w, name)
+        if arr.ndim == 0:
+            raise ValueError(f"{name}: expected an array with at least 1 dimension, got a scalar")
+        mat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(1, -1)
+        rows, cols = mat.shape
+        nnz = int(np.count_nonzero(mat))
+        if fmt != "dense":
+            biggest = max(cols - 1, nnz) if fmt == "csr" else max(rows - 1, cols - 1)  # largest stored index
+            if biggest > np.iinfo(idt).max:
+                raise ValueError(f"{name}: index_dtype {idt.name} cannot index {biggest}; use a wider dtype")
+        if fmt == "csr":
+            total += nnz * vbytes + nnz * ibytes + (rows + 1) * ibytes
+        elif fmt == "coo":
+            total += nnz * vbytes + 2 * nnz * ibytes
+        else:
+            total += mat.size * vbytes
+    return int(total)
+
+
+def _is_model(obj: Any) -> bool:
+    try:
+        framework_of(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _to_numpy(w: Any, name: str) -> np.ndarray:
+    if isinstance(w, np.ndarray):
+        return w
+    if hasattr(w, "detach"):  # torch tensor
+        return w.detach().cpu().numpy()
+    if hasattr(w, "numpy"):  # tf tensor / variable
+        return np.asarray(w.numpy())
+    try:
+        return np.asarray(w, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected an array or tensor, got {type(w).__name__}") from None
+
+
+# ----------------------------------------------------------------------------- latency
+@dataclass(frozen=True)
+class LatencyResult:
+    """Wall-clock time of one inference call on a batch, summarised over ``repeats`` runs.
+
+    All times are seconds per *batch* of ``batch_size`` samples; ``per_sample_s`` divides the
+    median by the batch size. ``threads`` is the intra-op thread count in effect while timing.
+    Introduced in 04_neuron_pruning_pytorch.
+    """
+
+    median_s: float
+    p25_s: float
+    p75_s: float
+    iqr_s: float
+    batch_size: int
+    threads: int
+    repeats: int
+    framework: str = ""
+    times_s: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def per_sample_s(self) -> float:
+        """Median seconds per sample (``median_s / batch_size``)."""
+        return self.median_s / self.batch_size
+
+    @classmethod
+    def from_times(cls, times: Sequence[float], *, batch_size: int, threads: int, framework: str) -> "LatencyResult":
+        arr = np.asarray(times, dtype=float)
+        if arr.size == 0:
+            raise ValueError("no timings")
+        p25, med, p75 = (float(v) for v in np.percentile(arr, [25, 50, 75]))
+        return cls(
+            median_s=med,
+            p25_s=p25,
+            p75_s=p75,
+            iqr_s=p75 - p25,
+            batch_size=int(batch_size),
+            threads=int(threads),
+            repeats=int(arr.size),
+            framework=framework,
+            times_s=tuple(float(t) for t in arr),
+        )
+
+    def __str__(self) -> str:
+        return (f"{self.median_s * 1e3:.3f} ms/batch (IQR {self.iqr_s * 1e3:.3f} ms) = "
+                f"{self.per_sample_s * 1e6:.2f} µs/sample  [batch {self.batch_size}, {self.threads} threads, "
+                f"{self.repeats} repeats{', ' + self.framework if self.framework else ''}]")
+
+
+def latency(
+    model: Any,
+    input_shape: Sequence[int],
+    batch_size: int = 256,
+    *,
+    repeats: int = 30,
+    warmup: int = 5,
+    threads: int | None = None,
+) -> LatencyResult:
+    """Inference latency of ``model`` on one random batch (seconds), as a :class:`LatencyResult`.
+
+    Times ``repeats`` calls with ``time.perf_counter`` after ``warmup`` untimed calls, on a
+    uniform [0, 1) float32 input of shape ``(batch_size, *input_shape)`` drawn with a fixed seed.
+
+    - torch: ``model.eval()`` and ``torch.inference_mode()`` (the training flag is restored
+      afterwards); ``threads`` is applied with ``torch.set_num_threads`` and restored afterwards
+      (``None`` keeps the current setting).
+    - Keras: calls a ``tf.function``-compiled ``model(x, training=False)`` (``model.predict``
+      has a large per-call overhead); the first call traces the function and is never timed.
+      TensorFlow's intra-op thread pool can only be sized *before* TensorFlow initialises
+      (before the first tensor or model is created): ``threads`` is applied if still possible —
+      and then stays set for the session — otherwise a ``RuntimeWarning`` is issued and the
+      current setting is used. The reported ``threads`` is
+      ``tf.config.threading.get_intra_op_parallelism_threads()``, or the number of usable CPUs
+      when that is 0 (TensorFlow's default: one thread per core).
+
+    Introduced in 04_neuron_pruning_pytorch.
+    """
+    shape = check_input_shape(input_shape)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    repeats = check_positive_int(repeats, "repeats")
+    warmup = check_nonnegative_int(warmup, "warmup")
+    if threads is not None:
+        threads = check_positive_int(threads, "threads")
+    return _backend(model).latency(model, shape, batch_size, repeats=repeats, warmup=warmup, threads=threads)
+
+
+def tflite_latency(
+    tflite_model_bytes: bytes,
+    input_shape: Sequence[int],
+    batch_size: int = 256,
+    *,
+    repeats: int = 30,
+    warmup: int = 5,
+    threads: int | None = None,
+) -> LatencyResult:
+    """Latency (seconds) of a converted TFLite model run by ``tf.lite.Interpreter``.
+
+    The interpreter is created with ``num_threads=threads`` (``None`` → all usable CPUs),
+    its input resized to ``(batch_size, *input_shape)`` and fed random data of the model's
+    input dtype (fixed seed); ``invoke()`` is timed like :func:`latency`.
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    if not isinstance(tflite_model_bytes, (bytes, bytearray)):
+        raise TypeError(
+            f"tflite_model_bytes must be the bytes of a .tflite model (see tflite_bytes), "
+            f"got {type(tflite_model_bytes).__name__}"
+        )
+    shape = check_input_shape(input_shape)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    repeats = check_positive_int(repeats, "repeats")
+    warmup = check_nonnegative_int(warmup, "warmup")
+    if threads is not None:
+        threads = check_positive_int(threads, "threads")
+    from . import metrics_tf
+
+    return metrics_tf.tflite_latency(bytes(tflite_model_bytes), shape, batch_size, repeats=repeats,
+                                     warmup=warmup, threads=threads)
+
+
+def speedup(before: LatencyResult, after: LatencyResult) -> float:
+    """How many times faster ``after`` is than ``before``: ``before.median_s / after.median_s``.
+
+    Both must use the same batch size (compare ``per_sample_s`` yourself otherwise); different
+    thread counts give a ``RuntimeWarning``. Introduced in 04_neuron_pruning_pytorch.
+    """
+    for name, r in (("before", before), ("after", after)):
+        if not isinstance(r, LatencyResult):
+            raise TypeError(f"{name} must be a LatencyResult (from latency()), got {type(r).__name__}")
+    if before.batch_size != after.batch_size:
+        raise ValueError(
+            f"batch sizes differ ({before.batch_size} vs {after.batch_size}); time both with the same "
+            "batch_size or compare per_sample_s"
+        )
+    if before.threads != after.threads:
+        warnings.warn(f"comparing latencies measured with {before.threads} and {after.threads} threads",
+                      RuntimeWarning, stacklevel=2)
+    if not (after.median_s > 0 and math.isfinite(after.median_s)):
+        raise ValueError(f"after.median_s must be a positive time, got {after.median_s}")
+    return before.median_s / after.median_s
