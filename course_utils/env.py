@@ -99,6 +99,13 @@ def set_threads(n: int | None = None) -> int:
         import torch
 
         torch.set_num_threads(n)
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        try:  # only possible before TensorFlow initialises its runtime (first tensor/model)
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        except RuntimeError:
+            n = tf.config.threading.get_intra_op_parallelism_threads() or n
     return n
 
 
