@@ -1,0 +1,145 @@
+"""Sparsity schedules for gradual pruning (numpy only; introduced in the gradual-pruning notebook).
+
+The cubic schedule of Zhu & Gupta (2017, "To prune, or not to prune", arXiv:1710.01878)::
+
+    s_t = s_f + (s_i - s_f) * (1 - (t - t0) / (n * dt)) ** 3      for t0 <= t <= t0 + n*dt
+
+with ``t0 = begin_step``, ``t0 + n*dt = end_step`` and ``dt = frequency``: sparsity rises fast
+at first (many redundant weights) and flattens as it approaches ``s_f``.
+
+Semantics match TFMOT's ``tfmot.sparsity.keras.PolynomialDecay(power=3)`` so the PyTorch and
+TensorFlow notebooks prune on the same timetable:
+
+- TFMOT prunes at steps ``t`` with ``begin_step <= t <= end_step`` and
+  ``(t - begin_step) % frequency == 0`` (see ``should_prune``), to the sparsity the formula
+  gives at ``t``. Between those steps the mask, and so the sparsity, stays put.
+- ``cubic_sparsity(t)`` returns the sparsity *in effect* at step ``t``: the formula at the most
+  recent pruning step ``<= t``. At pruning steps it equals TFMOT's value exactly; with
+  ``frequency=1`` it equals TFMOT's value at every step in ``[begin_step, end_step]``.
+- Before ``begin_step`` it returns ``initial_sparsity`` (the clipped formula; no pruning happens
+  yet, so the model is as dense as it was). After ``end_step`` it stays at the value of the last
+  pruning step — ``final_sparsity`` when ``end_step - begin_step`` is a multiple of
+  ``frequency``; otherwise TFMOT never prunes exactly at ``end_step`` and the final target is
+  not reached (a warning says so).
+
+Sparsities are fractions 0–1 of zeros among prunable weights; steps count optimizer steps.
+
+Lining the two frameworks up: TFMOT's step is ``optimizer.iterations`` at the start of a batch
+(0 for the first batch) and the mask is updated before that batch's forward pass.
+``train_torch.fit(on_step=...)`` calls ``on_step(k)`` after ``k`` optimizer steps, i.e. just
+before the forward pass TFMOT calls step ``k``; so prune in ``on_step(k)`` when
+``should_prune(k, ...)`` to ``cubic_sparsity(k, ...)``, and handle step 0 (``begin_step=0``)
+yourself before calling ``fit``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Union
+
+import numpy as np
+
+__all__ = ["cubic_sparsity", "constant_sparsity", "should_prune", "pruning_steps"]
+
+Step = Union[int, np.integer, np.ndarray]
+
+
+def _check_sparsity(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
+    value = float(value)
+    if not (0.0 <= value < 1.0) or math.isnan(value):
+        raise ValueError(f"{name} must be a fraction in [0, 1) (1.0 would remove every weight), got {value}")
+    return value
+
+
+def _check_int(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_steps(begin_step: int, end_step: int, frequency: int) -> tuple[int, int, int]:
+    begin = _check_int(begin_step, "begin_step", 0)
+    end = _check_int(end_step, "end_step", 0)
+    freq = _check_int(frequency, "frequency", 1)
+    if end <= begin:
+        raise ValueError(f"end_step must be greater than begin_step, got begin_step={begin}, end_step={end}")
+    return begin, end, freq
+
+
+def _as_steps(step: Step) -> np.ndarray:
+    arr = np.asarray(step)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"step must be an int or an array of ints, got {step!r}")
+    if np.any(arr < 0):
+        raise ValueError(f"step must be >= 0, got {step!r}")
+    return arr.astype(np.int64)
+
+
+def _out(values: np.ndarray, step: Step) -> float | np.ndarray:
+    return float(values) if np.ndim(step) == 0 else values
+
+
+def should_prune(step: Step, *, begin_step: int, end_step: int, frequency: int = 1) -> bool | np.ndarray:
+    """Whether a pruning update happens at ``step`` (TFMOT's rule).
+
+    True when ``begin_step <= step <= end_step`` and ``(step - begin_step) % frequency == 0``.
+    Accepts an int (returns bool) or an int array (returns a bool array).
+    """
+    begin, end, freq = _check_steps(begin_step, end_step, frequency)
+    t = _as_steps(step)
+    hit = (t >= begin) & (t <= end) & ((t - begin) % freq == 0)
+    return bool(hit) if np.ndim(step) == 0 else hit
+
+
+def pruning_steps(*, begin_step: int, end_step: int, frequency: int = 1) -> np.ndarray:
+    """All steps at which ``should_prune`` is True, as an int64 array."""
+    begin, end, freq = _check_steps(begin_step, end_step, frequency)
+    return np.arange(begin, end + 1, freq, dtype=np.int64)
+
+
+def cubic_sparsity(
+    step: Step,
+    *,
+    initial_sparsity: float,
+    final_sparsity: float,
+    begin_step: int,
+    end_step: int,
+    frequency: int = 1,
+) -> float | np.ndarray:
+    """Zhu & Gupta's cubic schedule: sparsity (fraction 0–1) in effect at optimizer step ``step``.
+
+    ``s_f + (s_i - s_f) * (1 - (t - begin_step) / (end_step - begin_step)) ** 3`` evaluated at
+    the last pruning step ``t <= step`` (updates every ``frequency`` steps from ``begin_step``);
+    ``initial_sparsity`` before ``begin_step``. Matches TFMOT ``PolynomialDecay(power=3)`` — see
+    the module docstring. ``step`` may be an int (returns float) or an int array (for plots).
+    """
+    s_i = _check_sparsity(initial_sparsity, "initial_sparsity")
+    s_f = _check_sparsity(final_sparsity, "final_sparsity")
+    begin, end, freq = _check_steps(begin_step, end_step, frequency)
+    if (end - begin) % freq:
+        warnings.warn(
+            f"end_step - begin_step = {end - begin} is not a multiple of frequency={freq}: the last pruning "
+            f"step is {begin + (end - begin) // freq * freq}, so final_sparsity={s_f} is never reached "
+            "(TFMOT behaves the same). Choose end_step = begin_step + k * frequency.",
+            stacklevel=2,
+        )
+    t = _as_steps(step)
+    last_update = begin + ((np.clip(t, begin, end) - begin) // freq) * freq
+    progress = (last_update - begin) / (end - begin)
+    values = s_f + (s_i - s_f) * (1.0 - progress) ** 3
+    values = np.where(t < begin, s_i, values)
+    return _out(values, step)
+
+
+def constant_sparsity(step: Step, *, target_sparsity: float, begin_step: int = 0) -> float | np.ndarray:
+    """One-shot target: sparsity 0 before ``begin_step``, ``target_sparsity`` from then on.
+
+    The counterpart of TFMOT's ``ConstantSparsity`` (which prunes to the target at
+    ``begin_step`` and then keeps the mask). ``step`` may be an int or an int array.
+    """
+    target = _check_sparsity(target_sparsity, "target_sparsity")
+    begin = _check_int(begin_step, "begin_step", 0)
+    t = _as_steps(step)
+    return _out(np.where(t >= begin, target, 0.0), step)

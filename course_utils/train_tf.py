@@ -1,0 +1,334 @@
+"""Training and evaluation for Keras 2 (``tf_keras``) models (introduced in the baseline notebook, 01).
+
+The twin of ``course_utils.train_torch``: same ``History``, same units (accuracy fraction 0–1,
+mean cross-entropy per sample, seconds), same input checks. Data is numpy: images float in
+[0, 1] of shape ``(N, 28, 28)`` (or ``(N, 28, 28, 1)``), labels integer class ids.
+
+TFMOT: wrap the model with ``prune_low_magnitude``, compile it yourself (or let ``fit`` compile
+it) and pass ``tfmot.sparsity.keras.UpdatePruningStep()`` in ``callbacks``; with
+``compile=False`` the model's own compiled optimizer/loss/metrics are kept.
+
+Progress bar: a small tqdm callback written against ``tf_keras`` (``tqdm.keras.TqdmCallback``
+imports the standalone Keras 3 package, which is a different library from the Keras 2 the
+course uses).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .env import load_tensorflow
+from .history import History
+
+tf, keras = load_tensorflow()
+
+__all__ = ["History", "compile", "fit", "evaluate", "predict_logits"]
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+_ACC_KEYS = ("accuracy", "sparse_categorical_accuracy", "acc")
+
+
+# --------------------------------------------------------------------------- checks
+def _check_model(model: Any) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"expected a tf_keras Model (Sequential/functional), got {type(model).__module__}.{type(model).__name__}"
+        )
+
+
+def _check_int(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_lr(lr: float) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    return float(lr)
+
+
+def _check_x(model: Any, x: Any) -> np.ndarray:
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tf.Tensor
+        x = x.numpy()
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"x must be float images in [0, 1], got dtype {x.dtype}; "
+            "convert with x.astype('float32') / 255 if they are raw uint8 pixels"
+        )
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of images, got shape {x.shape}")
+    expected = _expected_input(model)
+    if expected is not None:
+        got = tuple(x.shape[1:])
+        ok = got == expected or got == expected + (1,) or (expected[-1:] == (1,) and got == expected[:-1])
+        if not ok:
+            raise ValueError(
+                f"x has per-sample shape {got}, but the model expects {expected} "
+                f"(the course's Keras models take (N, 28, 28) or (N, 28, 28, 1))"
+            )
+    return x.astype(np.float32, copy=False)
+
+
+def _expected_input(model: Any) -> tuple[int, ...] | None:
+    try:
+        shape = model.input_shape
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    if not isinstance(shape, tuple) or any(d is None for d in shape[1:]):
+        return None
+    return tuple(int(d) for d in shape[1:])
+
+
+def _n_classes(model: Any) -> int | None:
+    try:
+        shape = model.output_shape
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[-1] is not None:
+        return int(shape[-1])
+    return None
+
+
+def _check_y(model: Any, y: Any, n: int) -> np.ndarray:
+    if hasattr(y, "numpy") and not isinstance(y, np.ndarray):
+        y = y.numpy()
+    y = np.asarray(y)
+    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class ids, got dtype {y.dtype}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one class id per sample), got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"x and y have different lengths: {n} images but {len(y)} labels")
+    classes = _n_classes(model)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or (classes is not None and hi >= classes):
+        limit = f"[0, {classes - 1}]" if classes is not None else ">= 0"
+        raise ValueError(f"labels must be class ids in {limit}, found values in [{lo}, {hi}]")
+    return y.astype(np.int64, copy=False)
+
+
+def _check_xy(model: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    _check_model(model)
+    x = _check_x(model, x)
+    return x, _check_y(model, y, len(x))
+
+
+# --------------------------------------------------------------------------- compile
+def _make_optimizer(optimizer: Any, lr: float):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str) or optimizer.lower() not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS} or a tf_keras optimizer, got {optimizer!r}")
+    name = optimizer.lower()
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+
+
+def compile(model: Any, lr: float = 1e-3, optimizer: Any = "adam") -> Any:  # noqa: A001 (mirrors Keras)
+    """Compile ``model`` for classification from logits and return it.
+
+    Loss ``SparseCategoricalCrossentropy(from_logits=True)``, metric ``"accuracy"``;
+    ``optimizer`` is ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) with learning rate ``lr``,
+    or a tf_keras optimizer instance (``lr`` then ignored). Recompiling resets optimizer state.
+    Introduced in the baseline notebook (01).
+    """
+    _check_model(model)
+    opt = _make_optimizer(optimizer, _check_lr(lr))
+    model.compile(
+        optimizer=opt,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+_compile = compile
+
+
+# --------------------------------------------------------------------------- callbacks
+class _EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of each epoch's training pass (validation excluded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+        self._train_end: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._train_end = None
+
+    def on_test_begin(self, logs=None):  # validation inside fit starts: training pass is over
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = self._train_end if self._train_end is not None else time.perf_counter()
+        self.seconds.append(end - self._start)
+
+
+class _TqdmProgress(keras.callbacks.Callback):
+    """One tqdm bar over all training batches, showing loss/accuracy (and val accuracy)."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.bar = tqdm(total=epochs * steps_per_epoch, unit="batch", desc="train")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs:
+            self.bar.set_postfix(_short(logs), refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs:
+            self.bar.set_postfix(_short(logs))
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def _short(logs: dict) -> dict[str, str]:
+    names = {"accuracy": "acc", "val_accuracy": "val_acc", "sparse_categorical_accuracy": "acc"}
+    return {names.get(k, k): f"{float(v):.4f}" for k, v in logs.items() if k in ("loss", "val_loss", *names)}
+
+
+def _is_compiled(model: Any) -> bool:
+    return bool(getattr(model, "_is_compiled", False)) and getattr(model, "optimizer", None) is not None
+
+
+# --------------------------------------------------------------------------- public API
+def fit(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int = 5,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: Any = "adam",
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    callbacks: Sequence[Any] = (),
+    seed: int = 0,
+    progress: bool = True,
+    compile: bool = True,  # noqa: A002 (mirrors Keras' naming)
+) -> History:
+    """Train a Keras model in place; return the course's ``History``.
+
+    - ``compile=True`` (default) compiles with ``train_tf.compile(model, lr, optimizer)``
+      (optimizer state is reset); ``compile=False`` keeps the model's compiled state — e.g. a
+      TFMOT-wrapped model the notebook compiled itself — and ignores ``lr``/``optimizer``.
+    - Batches are shuffled with ``tf.data`` ``shuffle(seed=seed)``, reshuffled each epoch: the
+      same seed gives the same batch order.
+    - ``val=(x_val, y_val)`` is evaluated after each epoch. ``callbacks`` are extra Keras
+      callbacks (``tfmot.sparsity.keras.UpdatePruningStep()`` for pruning wrappers).
+    - ``progress``: a tqdm bar over all batches (Keras' own printing is off).
+
+    ``History.loss`` is Keras' epoch loss (mean cross-entropy plus any layer regularization
+    losses), ``accuracy`` a fraction 0–1, ``seconds`` the training wall time per epoch (seconds,
+    validation excluded). Introduced in the baseline notebook (01).
+    """
+    _check_int(epochs, "epochs", 1)
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(seed, "seed", 0)
+    x, y = _check_xy(model, x, y)
+    validation = None
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"val must be a tuple (x_val, y_val) of numpy arrays, got {type(val).__name__}")
+        validation = _check_xy(model, *val)
+    if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError("callbacks must be a list/tuple of Keras callbacks, e.g. [UpdatePruningStep()]")
+    if compile:
+        _compile(model, lr=lr, optimizer=optimizer)
+    elif not _is_compiled(model):
+        raise ValueError(
+            "compile=False but the model is not compiled: call train_tf.compile(model) (or model.compile) "
+            "first, or pass compile=True"
+        )
+
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    timer = _EpochTimer()
+    cbs = [*callbacks, timer]
+    if progress:
+        cbs.append(_TqdmProgress(epochs, steps_per_epoch))
+    keras_hist = model.fit(
+        ds,
+        epochs=epochs,
+        validation_data=validation,
+        validation_batch_size=512,
+        callbacks=cbs,
+        verbose=0,
+    )
+    logs = keras_hist.history
+    hist = History(loss=[float(v) for v in logs.get("loss", [])], seconds=list(timer.seconds))
+    acc_key = next((k for k in _ACC_KEYS if k in logs), None)
+    if acc_key is None:
+        warnings.warn(
+            "the model was compiled without an accuracy metric, so History.accuracy is empty; "
+            "compile with metrics=['accuracy'] (train_tf.compile does)",
+            stacklevel=2,
+        )
+    else:
+        hist.accuracy = [float(v) for v in logs[acc_key]]
+    if validation is not None:
+        hist.val_loss = [float(v) for v in logs.get("val_loss", [])]
+        if f"val_{acc_key}" in logs:
+            hist.val_accuracy = [float(v) for v in logs[f"val_{acc_key}"]]
+    hist.steps = steps_per_epoch * len(hist.loss)
+    if any(not math.isfinite(v) for v in hist.loss):
+        raise FloatingPointError(f"training loss became non-finite ({hist.loss}); lr={lr} is probably too high")
+    return hist
+
+
+def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Logits of ``model`` for images ``x``: float32 array ``(N, classes)`` (inference mode).
+
+    Introduced in the baseline notebook (01).
+    """
+    _check_model(model)
+    _check_int(batch_size, "batch_size", 1)
+    x = _check_x(model, x)
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in inference mode.
+
+    Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``.
+    Computed from the logits (float64 log-softmax), so the model need not be compiled and
+    layer regularization losses are not included. Introduced in the baseline notebook (01).
+    """
+    x, y = _check_xy(model, x, y)
+    _check_int(batch_size, "batch_size", 1)
+    logits = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"the model must return logits of shape (N, classes), got {logits.shape}")
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-log_probs[np.arange(len(y)), y].mean())
+    accuracy = float((logits.argmax(axis=1) == y).mean())
+    return {"loss": loss, "accuracy": accuracy}
