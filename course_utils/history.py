@@ -1,8 +1,8 @@
 """``History``: what a training run returns, the same in both frameworks.
 
 Framework-free (no torch, no TensorFlow): both ``train_torch.fit`` and ``train_tf.fit``
-return this dataclass, so plotting and ``record()`` code is shared. Introduced in the
-baseline notebook (01), the first one that trains a model.
+return this dataclass, so plotting and ``record()`` code is shared. Introduced in
+01_loss_before_and_after, the first notebook that trains a model.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The course's two models in Keras 2 (``tf_keras``), twins of ``course_utils.models_torch``.
 
-Introduced in the baseline notebook (01). Both are ``Sequential`` models (TFMOT does not
+Introduced in 03_weight_pruning_tensorflow. Both are ``Sequential`` models (TFMOT does not
 support subclassed models), built on an ``Input`` so ``summary()``/``count_params()`` work at once.
 
 Same architecture, layer names and initialisation as the PyTorch models: Dense/Conv kernels are
@@ -59,7 +59,7 @@ def mlp(hidden: Sequence[int] = (300, 100), *, seed: int = 0):
     """LeNet-300-100 style MLP: ``flatten`` → ``fc1`` … → ``fc{k+1}`` (10 logits).
 
     Input ``(N, 28, 28)``. The default has 266,610 parameters (all trainable).
-    Introduced in the baseline notebook (01).
+    Introduced in 03_weight_pruning_tensorflow.
     """
     sizes = _check_sizes(hidden, "hidden")
     seeds = _layer_seeds(seed, len(sizes) + 1)
@@ -91,7 +91,7 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0):
 
     Input ``(N, 28, 28)`` (reshaped to ``(28, 28, 1)``, channels-last). Convs are 3x3,
     ``padding="same"`` with a bias; pools 2x2; ``fc`` sees ``channels[1] * 7 * 7`` features in
-    NHWC order. Introduced in the baseline notebook (01).
+    NHWC order. Introduced in 07_structured_pruning_tensorflow.
     """
     c1, c2 = _check_sizes(channels, "channels", exact=2)
     s_conv1, s_conv2, s_fc = _layer_seeds(seed, 3)

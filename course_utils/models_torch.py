@@ -1,4 +1,4 @@
-"""The course's two models in PyTorch (introduced in the baseline notebook, 01).
+"""The course's two models in PyTorch (introduced in 01_loss_before_and_after).
 
 Both are ``nn.Sequential`` with named children, so layers are reached as ``model.fc1`` or
 ``model.conv1`` — the names torch.nn.utils.prune, torch-pruning and the Keras twins in
@@ -85,7 +85,7 @@ def mlp(hidden: Sequence[int] = (300, 100), *, seed: int = 0) -> nn.Sequential:
 
     Children: ``flatten, fc1, relu1, fc2, relu2, ..., fc{k+1}``. Accepts inputs of shape
     ``(N, 784)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)`` (``nn.Flatten(start_dim=1)``).
-    The default has 266,610 parameters. Introduced in the baseline notebook (01).
+    The default has 266,610 parameters. Introduced in 01_loss_before_and_after.
     """
     sizes = _check_sizes(hidden, "hidden")
     _check_seed(seed)
@@ -109,7 +109,7 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0) -> nn.Sequen
     Input ``(N, 1, 28, 28)``. Convs are 3x3 with ``padding="same"`` (and a bias); pools are 2x2,
     so ``fc`` sees ``channels[1] * 7 * 7`` features in NCHW (channel-major) order.
     Children: ``conv1, bn1, relu1, pool1, conv2, bn2, relu2, pool2, flatten, fc``.
-    Introduced in the baseline notebook (01).
+    Introduced in 06_structured_pruning_pytorch.
     """
     c1, c2 = _check_sizes(channels, "channels", exact=2)
     _check_seed(seed)

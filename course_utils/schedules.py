@@ -1,4 +1,4 @@
-"""Sparsity schedules for gradual pruning (numpy only; introduced in the gradual-pruning notebook).
+"""Sparsity schedules for gradual pruning (numpy only; introduced in 02_weight_pruning_pytorch).
 
 The cubic schedule of Zhu & Gupta (2017, "To prune, or not to prune", arXiv:1710.01878)::
 

@@ -1,4 +1,4 @@
-"""Training and evaluation for Keras 2 (``tf_keras``) models (introduced in the baseline notebook, 01).
+"""Training and evaluation for Keras 2 (``tf_keras``) models (introduced in 03_weight_pruning_tensorflow).
 
 The twin of ``course_utils.train_torch``: same ``History``, same units (accuracy fraction 0–1,
 mean cross-entropy per sample, seconds), same input checks. Data is numpy: images float in
@@ -142,7 +142,7 @@ def compile(model: Any, lr: float = 1e-3, optimizer: Any = "adam") -> Any:  # no
     Loss ``SparseCategoricalCrossentropy(from_logits=True)``, metric ``"accuracy"``;
     ``optimizer`` is ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) with learning rate ``lr``,
     or a tf_keras optimizer instance (``lr`` then ignored). Recompiling resets optimizer state.
-    Introduced in the baseline notebook (01).
+    Introduced in 03_weight_pruning_tensorflow.
     """
     _check_model(model)
     opt = _make_optimizer(optimizer, _check_lr(lr))
@@ -242,7 +242,7 @@ def fit(
 
     ``History.loss`` is Keras' epoch loss (mean cross-entropy plus any layer regularization
     losses), ``accuracy`` a fraction 0–1, ``seconds`` the training wall time per epoch (seconds,
-    validation excluded). Introduced in the baseline notebook (01).
+    validation excluded). Introduced in 03_weight_pruning_tensorflow.
     """
     _check_int(epochs, "epochs", 1)
     _check_int(batch_size, "batch_size", 1)
@@ -306,7 +306,7 @@ def fit(
 def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Logits of ``model`` for images ``x``: float32 array ``(N, classes)`` (inference mode).
 
-    Introduced in the baseline notebook (01).
+    Introduced in 03_weight_pruning_tensorflow.
     """
     _check_model(model)
     _check_int(batch_size, "batch_size", 1)
@@ -320,7 +320,7 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) ->
 
     Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``.
     Computed from the logits (float64 log-softmax), so the model need not be compiled and
-    layer regularization losses are not included. Introduced in the baseline notebook (01).
+    layer regularization losses are not included. Introduced in 03_weight_pruning_tensorflow.
     """
     x, y = _check_xy(model, x, y)
     _check_int(batch_size, "batch_size", 1)
