@@ -1,0 +1,118 @@
+"""Start a real JupyterLab server from this environment, open the index notebook through the REST
+API, start a kernel and run the notebook's Setup cell over the kernel websocket."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from course_utils.results import REPO_ROOT
+from course_utils.runner import kernel_env
+
+TOKEN = "course-test-token"
+pytestmark = pytest.mark.lab
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    port = _free_port()
+    env = kernel_env(fast=True, extra={"JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
+                                       "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("config"))})
+    log = open(tmp_path_factory.mktemp("log") / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={REPO_ROOT}", "--ServerApp.open_browser=False"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            _get(f"{base}/api/status")
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}")
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        raise RuntimeError("jupyter lab did not answer within 90 s")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _execute(ws, code: str, timeout: float = 120) -> tuple[str, str]:
+    """Send an execute_request over the kernel websocket; return (status, stdout)."""
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex,
+                   "date": "", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    out, status, idle = [], None, False
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (status and idle):
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = msg["header"]["msg_type"]
+        if kind == "stream":
+            out.append(msg["content"]["text"])
+        elif kind == "error":
+            out.append("\n".join(msg["content"]["traceback"]))
+        elif kind == "execute_reply":
+            status = msg["content"]["status"]
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            idle = True
+    return status or "timeout", "".join(out)
+
+
+def test_lab_opens_index_and_runs_setup(lab_server):
+    import websocket  # websocket-client, a dependency of jupyter_server
+
+    page = urllib.request.urlopen(urllib.request.Request(f"{lab_server}/lab/tree/notebooks/00_index.ipynb",
+                                  headers={"Authorization": f"token {TOKEN}"}), timeout=30)
+    assert page.status == 200 and b"JupyterLab" in page.read()
+    nb = _get(f"{lab_server}/api/contents/notebooks/00_index.ipynb")
+    assert nb["type"] == "notebook"
+    cells = nb["content"]["cells"]
+    setup = next(c for c in cells if c["cell_type"] == "code" and "notebook_setup(" in c["source"])
+    params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+    kernel = _get(f"{lab_server}/api/kernels", "POST", {"name": "python3"})
+    ws = websocket.create_connection(
+        f"{lab_server.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={TOKEN}", timeout=120)
+    try:
+        status, out = _execute(ws, params["source"] + "\n" + setup["source"] + "\nimport sys; print('EXE', sys.executable)")
+        assert status == "ok", out
+        assert "FAST mode: True" in out  # COURSE_FAST=1 from the environment wins over FAST = False
+        assert f"EXE {sys.executable}" in out
+        assert "!!" not in out, f"a package differs from the pins:\n{out}"
+    finally:
+        ws.close()
+        _get(f"{lab_server}/api/kernels/{kernel['id']}", "DELETE")
