@@ -133,3 +133,18 @@ def test_cli_data_check_passes():
 
     proc = subprocess.run([sys.executable, "-m", "course_utils", "data-check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def test_instructor_guide_minutes_match_course_map():
+    guide = (REPO_ROOT / "docs" / "instructor_guide.md").read_text()
+    rows = re.findall(r"^\| [^|]+ \| (\d\d) ([^|(]+?)(?: \(or \d\d[^)]*\))? \| (\d+) \|$", guide, re.M)
+    assert len(rows) >= 10
+    for num, title, minutes in rows:
+        les = next(le for le in course.COURSE_MAP if le.stem.startswith(num))
+        assert title.strip() == les.title, (num, title)
+        full = les.teaching_min + les.exercise_min
+        assert int(minutes) in (full, les.teaching_min), f"{num}: {minutes} min vs course map {full}"
+    for plan in guide.split("\n## ")[2:4]:
+        total = re.search(r"Total: (\d+) minutes", plan)
+        listed = sum(int(m) for m in re.findall(r"\| (\d+) \|$", plan, re.M))
+        assert total and int(total.group(1)) == listed, "workshop total must equal the sum of its blocks"
