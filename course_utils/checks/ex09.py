@@ -123,8 +123,9 @@ def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
             return False
         value = float(got.detach())
         if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
-            everything = float(sum(p.abs().sum() for p in model.parameters()))
-            weights_named = float(sum(p.abs().sum() for n, p in model.named_parameters() if n.endswith("weight")))
+            with torch.no_grad():
+                everything = float(sum(p.abs().sum() for p in model.parameters()))
+                weights_named = float(sum(p.abs().sum() for n, p in model.named_parameters() if n.endswith("weight")))
             hint = "sum |w| of module.weight for the nn.Linear and nn.Conv2d modules only"
             if math.isclose(value, everything, rel_tol=1e-5):
                 hint = "you included the biases (and BatchNorm); only Linear/Conv *weights* count"
