@@ -1,0 +1,209 @@
+"""The self-checks of 10_capstone accept the reference solutions and reject plausible wrong answers."""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch.nn.utils import prune
+
+from course_utils import capstone
+from course_utils.checks import ex10
+from course_utils.models_torch import mlp
+
+
+# ----------------------------------------------------------------------------- prune_round
+def prune_round(masks, weights, rate):
+    """Reference solution (as in the notebook)."""
+    new = {}
+    for name, mask in masks.items():
+        mask = np.asarray(mask, dtype=bool)
+        alive = np.flatnonzero(mask)
+        k = int(round(rate * alive.size))
+        magnitudes = np.abs(np.asarray(weights[name])).ravel()[alive]
+        drop = alive[np.argsort(magnitudes, kind="stable")[:k]]
+        keep = mask.ravel().copy()
+        keep[drop] = False
+        new[name] = keep.reshape(mask.shape)
+    return new
+
+
+def prune_round_ranks_zeros(masks, weights, rate):
+    """Wrong: ranks |w * mask| over the whole layer, so already-pruned zeros are 'pruned' again."""
+    new = {}
+    for name, mask in masks.items():
+        w = np.abs(weights[name] * mask)
+        k = int(round(rate * mask.sum()))
+        thr = np.sort(w.ravel())[k - 1] if k else -1
+        new[name] = mask & (w > thr)
+    return new
+
+
+def prune_round_ignores_mask(masks, weights, rate):
+    """Wrong: ranks raw |w|, so pruned weights with large stored values come back."""
+    new = {}
+    for name, mask in masks.items():
+        w = np.abs(weights[name])
+        k = int(round(rate * mask.sum()))
+        new[name] = w > np.sort(w[mask])[k - 1] if k else mask.copy()
+    return new
+
+
+def prune_round_of_original(masks, weights, rate):
+    """Wrong: removes rate x the layer's original size, not rate x what remains."""
+    new = {}
+    for name, mask in masks.items():
+        alive = np.flatnonzero(mask)
+        k = int(round(rate * mask.size))
+        drop = alive[np.argsort(np.abs(weights[name]).ravel()[alive])[:k]]
+        keep = mask.ravel().copy()
+        keep[drop] = False
+        new[name] = keep.reshape(mask.shape)
+    return new
+
+
+def prune_round_global(masks, weights, rate):
+    """Wrong: one global threshold instead of layer-wise pruning."""
+    alive_all = np.concatenate([np.abs(weights[n])[masks[n]] for n in masks])
+    k = int(round(rate * alive_all.size))
+    thr = np.sort(alive_all)[k - 1] if k else -1
+    return {n: masks[n] & (np.abs(weights[n]) > thr) for n in masks}
+
+
+def prune_round_in_place(masks, weights, rate):
+    """Wrong: right masks, but overwrites the caller's masks."""
+    new = prune_round(masks, weights, rate)
+    for n in masks:
+        masks[n][...] = new[n]
+    return masks
+
+
+def test_prune_round_accepts_reference(capsys):
+    assert ex10.prune_round(prune_round) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong", [prune_round_ranks_zeros, prune_round_ignores_mask, prune_round_of_original,
+                                   prune_round_global, prune_round_in_place])
+def test_prune_round_rejects_wrong(wrong, capsys):
+    assert ex10.prune_round(wrong) is False
+    assert "Not yet" in capsys.readouterr().out
+
+
+def test_prune_round_survives_a_crashing_answer(capsys):
+    def boom(masks, weights, rate):
+        raise NotImplementedError
+
+    assert ex10.prune_round(boom) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- rewind
+def rewind(model, init_state, masks):
+    """Reference solution (as in the notebook)."""
+    for name in masks:
+        module = model.get_submodule(name)
+        if prune.is_pruned(module):
+            prune.remove(module, "weight")
+    model.load_state_dict(init_state)
+    for name, mask in masks.items():
+        prune.custom_from_mask(model.get_submodule(name), "weight", torch.as_tensor(mask, dtype=torch.bool))
+    return model
+
+
+def rewind_zero_once(model, init_state, masks):
+    """Wrong: zeroes the pruned weights once, without attaching masks (training revives them)."""
+    for name in masks:
+        module = model.get_submodule(name)
+        if prune.is_pruned(module):
+            prune.remove(module, "weight")
+    model.load_state_dict(init_state)
+    with torch.no_grad():
+        for name, mask in masks.items():
+            model.get_submodule(name).weight.mul_(torch.as_tensor(mask, dtype=torch.float32))
+    return model
+
+
+def rewind_weights_only(model, init_state, masks):
+    """Wrong: rewinds the weights but leaves the trained biases."""
+    for name, mask in masks.items():
+        module = model.get_submodule(name)
+        if prune.is_pruned(module):
+            prune.remove(module, "weight")
+        with torch.no_grad():
+            module.weight.copy_(init_state[f"{name}.weight"])
+        prune.custom_from_mask(module, "weight", torch.as_tensor(mask, dtype=torch.bool))
+    return model
+
+
+def rewind_load_only(model, init_state, masks):
+    """Wrong: load_state_dict on a pruned model (keys weight_orig/weight_mask do not match) -> error."""
+    model.load_state_dict(init_state)
+    for name, mask in masks.items():
+        prune.custom_from_mask(model.get_submodule(name), "weight", torch.as_tensor(mask, dtype=torch.bool))
+    return model
+
+
+def test_rewind_accepts_reference(capsys):
+    assert ex10.rewind(rewind) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong", [rewind_zero_once, rewind_weights_only, rewind_load_only])
+def test_rewind_rejects_wrong(wrong, capsys):
+    assert ex10.rewind(wrong) is False
+    assert "Not yet" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- challenge
+def _fake_report(**changes) -> capstone.Report:
+    ref_macs, ref_gzip = 266_200, 983_000
+    budget = capstone.Budget(max_macs=ref_macs // 4, max_gzip_bytes=ref_gzip // 5, max_latency_ratio=0.5,
+                             max_accuracy_drop=0.015)
+    checks = (
+        capstone.Check("gzip_bytes", 150_000, budget.max_gzip_bytes, True, "within budget"),
+        capstone.Check("macs", 66_320, budget.max_macs, True, "within budget"),
+        capstone.Check("latency_ratio", 0.3, 0.5, True, "within budget"),
+        capstone.Check("accuracy_drop", 0.004, 0.015, True, "within budget"),
+    )
+    r = capstone.Report(
+        framework="torch", budget=budget, accuracy=0.940, reference_accuracy=0.944, params=66_450,
+        reference_params=266_610, nonzeros=40_000, reference_nonzeros=266_609, gzip_bytes=150_000,
+        reference_gzip_bytes=ref_gzip, macs=66_320, reference_macs=ref_macs, latency_s=0.0003,
+        reference_latency_s=0.001, latency_ratio=0.3, batch_size=256, n_test=1000, checks=checks)
+    return replace(r, **changes)
+
+
+def test_challenge_accepts_a_passing_report(capsys):
+    assert ex10.challenge(_fake_report()) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_challenge_rejects_failed_loose_or_wrong_objects(capsys):
+    r = _fake_report()
+    failing = replace(r, checks=(replace(r.checks[1], measured=266_200.0, passed=False, message="macs over"),
+                                 *r.checks[2:]))
+    assert ex10.challenge(failing) is False
+    assert "macs" in capsys.readouterr().out
+    lax = replace(r, budget=replace(r.budget, max_macs=r.reference_macs // 2))
+    assert ex10.challenge(lax) is False
+    assert "looser" in capsys.readouterr().out
+    no_latency = replace(r, budget=capstone.Budget(max_macs=r.budget.max_macs, max_gzip_bytes=r.budget.max_gzip_bytes,
+                                                   max_accuracy_drop=0.015))
+    assert ex10.challenge(no_latency) is False
+    assert ex10.challenge({"passed": True}) is False
+
+
+def test_challenge_with_a_real_score(capsys):
+    """End to end: an untrained small MLP meets the size limits; the scorer and checker agree."""
+    torch.manual_seed(0)
+    dense, small = mlp(seed=0), mlp((64, 32), seed=0)
+    x = np.random.default_rng(0).random((64, 28, 28), dtype=np.float32)
+    y = np.zeros(64, dtype=np.int64)
+    budget = capstone.challenge_budget(dense)
+    report = capstone.score(small, (x, y), budget, dense, verbose=False)
+    assert report.check("macs").passed and report.check("gzip_bytes").passed
+    assert ex10.challenge(report) is report.passed
+    copy.deepcopy(report)  # a plain frozen dataclass
