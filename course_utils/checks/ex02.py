@@ -1,0 +1,134 @@
+"""Self-checks for the exercises of 02_weight_pruning_pytorch (PyTorch only).
+
+Each checker runs the learner's function on hidden cases, prints what was expected and what came
+back (with a hint), and returns True or False. It never raises for a wrong answer.
+"""
+from __future__ import annotations
+
+import math
+import traceback
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+__all__ = ["global_threshold", "second_amount"]
+
+
+def _ok(msg: str) -> bool:
+    print(f"✔ {msg}")
+    return True
+
+
+def _fail(msg: str, hint: str = "") -> bool:
+    print(f"✘ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
+    return False
+
+
+def _call(fn: Callable, *args: Any) -> tuple[bool, Any]:
+    if not callable(fn):
+        _fail(f"expected a function, got {type(fn).__name__}")
+        return False, None
+    try:
+        return True, fn(*args)
+    except NotImplementedError:
+        _fail("the function raised NotImplementedError", "replace `raise NotImplementedError` with your code")
+        return False, None
+    except Exception as e:  # report the learner's error, do not crash the notebook
+        _fail(f"the function raised {type(e).__name__}: {e}", "read the traceback below")
+        traceback.print_exc(limit=3)
+        return False, None
+
+
+def _as_float(x: Any) -> float | None:
+    try:
+        if isinstance(x, torch.Tensor):
+            if x.numel() != 1:
+                return None
+            return float(x.item())
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------- exercise 1
+def global_threshold(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool:
+    """Check ``fn(weights, amount) -> threshold``: the k-th smallest |w| over *all* tensors of the dict
+    ``weights``, k = round(amount * total number of weights), so that pruning every weight with
+    |w| <= threshold removes a fraction ``amount`` of them (0 < amount < 1)."""
+    gen = torch.Generator().manual_seed(5)
+    weights = {
+        "fc1": torch.randn(20, 30, generator=gen) * 0.1,
+        "fc2": torch.randn(10, 20, generator=gen) * 0.3,
+        "fc3": torch.randn(3, 10, generator=gen),
+    }
+    every = torch.cat([w.flatten() for w in weights.values()])
+    for amount in (0.5, 0.9, 0.25):
+        given = {k: v.clone() for k, v in weights.items()}
+        ok, got = _call(fn, given, amount)
+        if not ok:
+            return False
+        if any(not torch.equal(given[k], weights[k]) for k in weights):
+            return _fail("your function changed the weights it was given", "work on w.abs(), a new tensor")
+        value = _as_float(got)
+        if value is None:
+            return _fail(f"expected one number (a float or a 0-d tensor), got {type(got).__name__}"
+                         + (f" of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else ""),
+                         "one threshold for the whole model; `.item()` turns a 0-d tensor into a float")
+        k = round(amount * every.numel())
+        expected = float(every.abs().kthvalue(k).values)
+        if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        wrong = {
+            "the threshold of the *values*, not of |w|": float(every.kthvalue(k).values),
+            "the (k+1)-th smallest |w| (off by one)": float(every.abs().kthvalue(min(k + 1, every.numel())).values),
+            "the threshold of fc1 alone (a layer-wise threshold)": float(
+                weights["fc1"].abs().flatten().kthvalue(round(amount * weights["fc1"].numel())).values),
+            "the amount-quantile of |w| with interpolation": float(torch.quantile(every.abs(), amount)),
+        }
+        for why, w_value in wrong.items():
+            if math.isclose(value, w_value, rel_tol=1e-6, abs_tol=1e-9):
+                return _fail(f"amount={amount}: you returned {why} ({value:.5f}); expected {expected:.5f}",
+                             "concatenate all |w| (torch.cat of flattened tensors) and take .kthvalue(k) "
+                             "with k = round(amount * n)")
+        pruned = float((every.abs() <= value).float().mean())
+        return _fail(f"amount={amount}: expected {expected:.5f}, got {value:.5f} (|w| <= it removes {pruned:.1%}, "
+                     f"not {amount:.0%})", "k-th smallest of all |w| with k = round(amount * n)")
+    return _ok("global_threshold: one threshold over all layers removes exactly the requested fraction")
+
+
+# ----------------------------------------------------------------------------- exercise 2
+def second_amount(fn: Callable[[float, float], Any]) -> bool:
+    """Check ``fn(current, target) -> amount`` to pass to ``prune.l1_unstructured`` on a tensor that
+    is already ``current`` sparse so that it ends ``target`` sparse: (target - current) / (1 - current).
+    The check also runs ``torch.nn.utils.prune`` twice with your amount and measures the sparsity."""
+    cases = [(0.2, 0.36), (0.5, 0.9), (0.0, 0.7), (0.8, 0.8), (0.6, 0.95)]
+    for current, target in cases:
+        ok, got = _call(fn, current, target)
+        if not ok:
+            return False
+        value = _as_float(got)
+        if value is None:
+            return _fail(f"expected a number, got {type(got).__name__}")
+        expected = (target - current) / (1 - current)
+        if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+            hint = ("prune's amount is a fraction of the weights that are still *unpruned* (1 - current of them): "
+                    "the second call must remove target - current of all weights")
+            if math.isclose(value, target - current, abs_tol=1e-9):
+                return _fail(f"current={current}, target={target}: you returned target - current = {value:.3f}, "
+                             f"a fraction of *all* weights; expected {expected:.4f}", hint)
+            if math.isclose(value, target, abs_tol=1e-9):
+                return _fail(f"current={current}, target={target}: you returned the target itself; "
+                             f"expected {expected:.4f}", hint)
+            return _fail(f"current={current}, target={target}: expected {expected:.4f}, got {value:.4f}", hint)
+        # and check against torch itself
+        layer = nn.Linear(50, 40)
+        with torch.no_grad():
+            layer.weight.copy_(torch.linspace(0.01, 1.0, 2000).view(40, 50))
+        prune.l1_unstructured(layer, "weight", amount=current)
+        prune.l1_unstructured(layer, "weight", amount=value)
+        measured = float((layer.weight == 0).float().mean())
+        if abs(measured - target) > 1e-3:
+            return _fail(f"current={current}, target={target}: torch ended at {measured:.3f} sparsity")
+    return _ok("second_amount: two stacked prune calls reach the target sparsity")

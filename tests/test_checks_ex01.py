@@ -1,0 +1,89 @@
+"""The self-checks of 01_loss_before_and_after accept the reference solutions and reject plausible mistakes."""
+from __future__ import annotations
+
+import torch
+
+from course_utils.checks import ex01
+
+
+def magnitude_mask(w, fraction):
+    k = round(fraction * w.numel())
+    keep = torch.ones(w.numel(), dtype=torch.bool)
+    keep[torch.argsort(w.abs().flatten())[:k]] = False
+    return keep.view(w.shape)
+
+
+def test_magnitude_mask_accepts_reference(capsys):
+    assert ex01.magnitude_mask(magnitude_mask) is True
+    assert "✔" in capsys.readouterr().out
+
+
+def test_magnitude_mask_rejects_mistakes(capsys):
+    def by_value(w, fraction):  # forgets the absolute value
+        k = round(fraction * w.numel())
+        keep = torch.ones(w.numel(), dtype=torch.bool)
+        keep[torch.argsort(w.flatten())[:k]] = False
+        return keep.view(w.shape)
+
+    def inverted(w, fraction):
+        return ~magnitude_mask(w, fraction)
+
+    def float_mask(w, fraction):
+        return magnitude_mask(w, fraction).float()
+
+    def in_place(w, fraction):
+        m = magnitude_mask(w, fraction)
+        w[~m] = 0
+        return m
+
+    def quantile(w, fraction):  # a threshold test cannot split ties (weights that are already zero)
+        return w.abs() > torch.quantile(w.abs().flatten(), fraction) if 0 < fraction < 1 else magnitude_mask(w, fraction)
+
+    def unstable(w, fraction):  # any k of the tied zeros will do
+        k = round(fraction * w.numel())
+        keep = torch.ones(w.numel(), dtype=torch.bool)
+        order = torch.argsort(w.abs().flatten() + 0.0, descending=True).flip(0)
+        keep[order[:k]] = False
+        return keep.view(w.shape)
+
+    def todo(w, fraction):
+        raise NotImplementedError
+
+    for wrong, words in [(by_value, "absolute"), (inverted, "inverted"), (float_mask, "bool"),
+                         (in_place, "changed"), (todo, "NotImplementedError")]:
+        assert ex01.magnitude_mask(wrong) is False
+        assert words in capsys.readouterr().out
+    assert ex01.magnitude_mask(quantile) is False
+    assert "ties" in capsys.readouterr().out
+    assert ex01.magnitude_mask(unstable) is True
+
+
+def test_layerwise_masks():
+    def reference(weights, fraction):
+        return {name: magnitude_mask(w, fraction) for name, w in weights.items()}
+
+    def global_threshold(weights, fraction):
+        every = torch.cat([w.abs().flatten() for w in weights.values()])
+        t = every.kthvalue(round(fraction * every.numel())).values
+        return {name: w.abs() > t for name, w in weights.items()}
+
+    assert ex01.layerwise_masks(reference) is True
+    assert ex01.layerwise_masks(global_threshold) is False
+    assert ex01.layerwise_masks(lambda weights, fraction: [magnitude_mask(w, fraction) for w in weights.values()]) is False
+
+
+def test_taylor_delta(capsys):
+    assert ex01.taylor_delta(lambda w, g, h: -g * w + 0.5 * h * w**2) is True
+    capsys.readouterr()
+    assert ex01.taylor_delta(lambda w, g, h: g * w + 0.5 * h * w**2) is False
+    assert "sign" in capsys.readouterr().out
+    assert ex01.taylor_delta(lambda w, g, h: -g * w + h * w**2) is False
+    assert "1/2" in capsys.readouterr().out
+    assert ex01.taylor_delta(lambda w, g, h: (-g * w + 0.5 * h * w**2).sum()) is False
+    assert ex01.taylor_delta("not a function") is False
+
+
+def test_checks_lookup_by_name():
+    from course_utils import checks
+
+    assert checks.ex01_magnitude_mask is ex01.magnitude_mask

@@ -1,0 +1,55 @@
+"""The self-checks of 02_weight_pruning_pytorch accept the reference solutions and reject plausible mistakes."""
+from __future__ import annotations
+
+import torch
+
+from course_utils.checks import ex02
+
+
+def global_threshold(weights, amount):
+    every = torch.cat([w.abs().flatten() for w in weights.values()])
+    return every.kthvalue(round(amount * every.numel())).values.item()
+
+
+def test_global_threshold_accepts_reference(capsys):
+    assert ex02.global_threshold(global_threshold) is True
+    assert "✔" in capsys.readouterr().out
+    # a 0-d tensor is fine too
+    assert ex02.global_threshold(lambda w, a: torch.tensor(global_threshold(w, a))) is True
+
+
+def test_global_threshold_rejects_mistakes(capsys):
+    def values(weights, amount):
+        every = torch.cat([w.flatten() for w in weights.values()])
+        return every.kthvalue(round(amount * every.numel())).values.item()
+
+    def first_layer(weights, amount):
+        w = next(iter(weights.values())).abs().flatten()
+        return w.kthvalue(round(amount * w.numel())).values.item()
+
+    def per_layer(weights, amount):
+        return [w.abs().flatten().kthvalue(round(amount * w.numel())).values for w in weights.values()]
+
+    def off_by_one(weights, amount):
+        every = torch.cat([w.abs().flatten() for w in weights.values()])
+        return every.kthvalue(round(amount * every.numel()) + 1).values.item()
+
+    for wrong, words in [(values, "values"), (first_layer, "fc1"), (per_layer, "one number"), (off_by_one, "off by one")]:
+        assert ex02.global_threshold(wrong) is False
+        assert words in capsys.readouterr().out
+
+
+def test_second_amount(capsys):
+    assert ex02.second_amount(lambda current, target: (target - current) / (1 - current)) is True
+    capsys.readouterr()
+    assert ex02.second_amount(lambda current, target: target - current) is False
+    assert "fraction of *all* weights" in capsys.readouterr().out
+    assert ex02.second_amount(lambda current, target: target) is False
+
+
+def test_second_amount_reports_errors(capsys):
+    def todo(current, target):
+        raise NotImplementedError
+
+    assert ex02.second_amount(todo) is False
+    assert "NotImplementedError" in capsys.readouterr().out
