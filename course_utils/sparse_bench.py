@@ -13,6 +13,8 @@ as a sparse matrix*. The helpers here measure both sides of that bargain:
 - :func:`time_interleaved` / :func:`paired_ratio` time several functions *interleaved* (one
   repeat of each in turn) and compare them repeat by repeat, so background load on a shared
   machine slows both sides of a comparison alike.
+- :func:`interleaved_latency` times several models on the same batch the same way (warm-up,
+  repeats, median), interleaved, for latency *ratios* that survive a busy machine.
 - :func:`matmul_sweep` times ``W @ X`` dense vs sparse (torch CSR, scipy CSR) over sparsities
   and batch sizes; :func:`break_even_sparsity` finds where the sparse kernel starts to win.
 - :func:`nonzero_macs`: the multiply-accumulates that touch a nonzero weight, the numerator of
@@ -40,6 +42,7 @@ __all__ = [
     "CSRLinear",
     "break_even_by_batch",
     "break_even_sparsity",
+    "interleaved_latency",
     "matmul_sweep",
     "nonzero_macs",
     "paired_ratio",
@@ -190,19 +193,72 @@ def time_interleaved(
     return times
 
 
-def paired_ratio(times: Mapping[str, np.ndarray], name: str, baseline: str) -> float:
-    """Median over repeats of ``times[name] / times[baseline]`` (from :func:`time_interleaved`).
+def paired_ratio(times: Mapping[str, Any], name: str, baseline: str) -> float:
+    """Median over repeats of ``times[name] / times[baseline]``.
 
-    A ratio below 1 means ``name`` is faster. Pairing the repeats cancels load that hits both.
-    Introduced in 08_measuring_what_pruning_buys.
+    ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
+    ``LatencyResult``s (from :func:`interleaved_latency`). A ratio below 1 means ``name`` is
+    faster. Pairing the repeats cancels load that hits both. Introduced in 08_measuring_what_pruning_buys.
     """
     for n in (name, baseline):
         if n not in times:
             raise KeyError(f"no timings for {n!r}; have {sorted(times)}")
-    a, b = np.asarray(times[name], float), np.asarray(times[baseline], float)
+
+    def arr(v: Any) -> np.ndarray:
+        return np.asarray(v.times_s if hasattr(v, "times_s") else v, float)
+
+    a, b = arr(times[name]), arr(times[baseline])
     if a.shape != b.shape or a.size == 0:
         raise ValueError("the two timing arrays must be non-empty and of equal length (one per repeat)")
     return float(np.median(a / b))
+
+
+def interleaved_latency(
+    models: Mapping[str, nn.Module],
+    x: torch.Tensor,
+    *,
+    repeats: int = 30,
+    warmup: int = 5,
+    min_time: float = 1e-3,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Inference latency of several models on the same batch ``x``, timed interleaved.
+
+    Like :func:`course_utils.metrics.latency` (eval mode, ``torch.inference_mode``, ``warmup``
+    untimed calls, ``repeats`` timed ones, median), but the models take turns within every
+    repeat (:func:`time_interleaved`), so background load hits them alike and
+    :func:`paired_ratio` gives robust speed-ups. Calls shorter than ``min_time`` seconds are
+    looped and averaged. ``threads`` sets ``torch.set_num_threads`` while timing (restored).
+    Returns ``{name: LatencyResult}`` in seconds per batch. Introduced in 08_measuring_what_pruning_buys.
+    """
+    from .metrics import LatencyResult
+
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError("models must be a non-empty dict {name: nn.Module}")
+    for name, m in models.items():
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"models[{name!r}] is a {type(m).__name__}, not an nn.Module")
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise TypeError("x must be a batch tensor (batch, ...), e.g. images of shape (N, 1, 28, 28)")
+    if threads is not None:
+        threads = _check_pos_int(threads, "threads")
+    old_threads = torch.get_num_threads()
+    modes = {n: m.training for n, m in models.items()}
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        used = torch.get_num_threads()
+        for m in models.values():
+            m.eval()
+        with torch.inference_mode():
+            fns = {n: (lambda m=m: m(x)) for n, m in models.items()}
+            times = time_interleaved(fns, repeats=repeats, warmup=warmup, min_time=min_time)
+    finally:
+        for n, m in models.items():
+            m.train(modes[n])
+        torch.set_num_threads(old_threads)
+    return {n: LatencyResult.from_times(t, batch_size=len(x), threads=used, framework="torch")
+            for n, t in times.items()}
 
 
 def matmul_sweep(

@@ -178,3 +178,20 @@ def test_to_csr_model_same_outputs_smaller_file_argument_untouched():
         sb.to_csr_model(nn.Sequential(nn.ReLU()))
     with pytest.raises(TypeError):
         sb.to_csr_model(nn.Linear(3, 2))
+
+
+def test_interleaved_latency_returns_latency_results_and_restores_state():
+    big, small = mt.mlp(seed=0), mt.mlp(hidden=(30, 10), seed=0)
+    big.train()
+    small.eval()
+    before = torch.get_num_threads()
+    res = sb.interleaved_latency({"big": big, "small": small}, torch.rand(64, 1, 28, 28), repeats=5, warmup=1,
+                                 threads=1)
+    assert big.training and not small.training and torch.get_num_threads() == before
+    assert set(res) == {"big", "small"}
+    r = res["big"]
+    assert isinstance(r, metrics.LatencyResult) and r.batch_size == 64 and r.threads == 1 and r.repeats == 5
+    assert len(r.times_s) == 5 and r.median_s > 0
+    assert sb.paired_ratio(res, "small", "big") < 1  # about 10x fewer MACs
+    with pytest.raises(TypeError):
+        sb.interleaved_latency({"a": "not a model"}, torch.rand(2, 784))
