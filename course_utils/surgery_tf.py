@@ -1,0 +1,428 @@
+"""Keras model surgery: make a pruned ``Sequential`` physically smaller (introduced in 05_neuron_pruning_tensorflow).
+
+TFMOT only *masks* weights: a pruned ``Dense(300)`` is still a 784 x 300 matrix multiply, so it
+runs exactly as fast as before. To gain speed we build a *new*, smaller model whose layers have
+fewer units (``Dense``) or filters (``Conv2D``) and copy the surviving weights into it:
+
+- :func:`remove_units` (notebook 05): drop hidden units of a ``Dense`` layer — its kernel
+  columns and bias entries — and the matching kernel *rows* of the next ``Dense``.
+- :func:`remove_channels` (notebook 07): drop filters of a ``Conv2D`` — kernel ``[..., c]`` and
+  bias — the matching entries of a following ``BatchNormalization`` (gamma, beta, moving
+  mean/variance), and the matching *input* channels of the consumer: the next ``Conv2D``
+  (kernel ``[:, :, c, :]``), or the ``Dense`` after ``Flatten``. Keras flattens channels-last
+  (NHWC), so the feature at row ``(h * W + w) * C + c`` belongs to channel ``c``
+  (PyTorch flattens NCHW: ``c * H * W + h * W + w``).
+- :func:`mask_units` / :func:`mask_channels` zero the same weights in a *copy* of the model
+  without changing any shape: the reference the surgically smaller model must match
+  (same outputs up to float rounding, before any fine-tuning).
+- Ranking helpers: :func:`unit_l2_norms`, :func:`filter_l1_norms` (Li et al. 2017),
+  :func:`mean_activations`, :func:`random_scores`, and :func:`keep_indices`.
+
+Only ``Sequential`` models are supported (the course's models are), without TFMOT wrappers
+(call ``tfmot.sparsity.keras.strip_pruning`` first). Layers between a pruned layer and its
+consumer may be element-wise or per-channel: activations, ``Dropout``, pooling and
+``BatchNormalization``. Anything else raises ``NotImplementedError`` naming the layer —
+surgery never silently returns a wrong model. The new model's layers keep their names
+(``fc1``, ``conv2`` ...); the model is not compiled (compile it — a new optimizer — before
+fine-tuning: the old optimizer's state belongs to the old weights).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .env import load_tensorflow
+
+tf, keras = load_tensorflow()
+L = keras.layers
+
+__all__ = [
+    "filter_l1_norms",
+    "keep_indices",
+    "mask_channels",
+    "mask_units",
+    "mean_activations",
+    "random_scores",
+    "remove_channels",
+    "remove_units",
+    "structure",
+    "unit_l2_norms",
+]
+
+# Layers that act on each channel/unit independently and keep the channel count: they may sit
+# between a pruned layer and its consumer. BatchNormalization is sliced; the others have no weights.
+_PASS_THROUGH = tuple(
+    c
+    for c in (
+        getattr(L, n, None)
+        for n in (
+            "Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "SpatialDropout2D", "GaussianNoise",
+            "MaxPooling2D", "AveragePooling2D",
+        )
+    )
+    if c is not None
+)
+
+
+# --------------------------------------------------------------------------- checks
+def _check_model(model: Any) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"expected a tf_keras Sequential model, got {type(model).__module__}.{type(model).__name__}"
+        )
+    wrapped = [layer.name for layer in model.layers if type(layer).__name__ == "PruneLowMagnitude"]
+    if wrapped:
+        raise ValueError(
+            f"model {model.name!r} still holds TFMOT pruning wrappers ({', '.join(wrapped)}); "
+            "call tfmot.sparsity.keras.strip_pruning(model) first"
+        )
+    if not isinstance(model, keras.Sequential):
+        raise NotImplementedError(
+            f"surgery supports keras.Sequential models only; {model.name!r} is a {type(model).__name__}"
+        )
+    if not model.built or not model.weights:
+        raise ValueError(f"model {model.name!r} is not built: give it a keras.Input or call it on data first")
+
+
+def _layer_index(model: Any, name: str) -> int:
+    if not isinstance(name, str):
+        raise TypeError(f"layer name must be a string such as 'fc1', got {type(name).__name__}")
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        raise ValueError(f"model {model.name!r} has no layer {name!r}; its layers are {names}")
+    return names.index(name)
+
+
+def _check_keep(keep_idx: Any, n: int, what: str) -> np.ndarray:
+    """``keep_idx`` as a sorted int64 array of distinct indices in ``[0, n)``; at least one."""
+    if hasattr(keep_idx, "numpy") and not isinstance(keep_idx, np.ndarray):
+        keep_idx = keep_idx.numpy()
+    arr = np.asarray(keep_idx)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"a boolean keep mask for {what} must have shape ({n},), got {arr.shape}")
+        arr = np.flatnonzero(arr)
+    if arr.ndim != 1:
+        raise ValueError(f"keep_idx for {what} must be 1-D indices, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"keep_idx for {what} must hold integer indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size == 0:
+        raise ValueError(f"keep_idx for {what} is empty: keep at least one unit/channel")
+    if arr.min() < 0 or arr.max() >= n:
+        raise ValueError(f"keep_idx for {what} must be in [0, {n - 1}], got values in [{arr.min()}, {arr.max()}]")
+    if len(np.unique(arr)) != len(arr):
+        raise ValueError(f"keep_idx for {what} has repeated indices")
+    return np.sort(arr)
+
+
+def _check_amount(amount: Any) -> float:
+    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.floating, np.integer)):
+        raise TypeError(f"amount must be a fraction in [0, 1), got {amount!r}")
+    amount = float(amount)
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"amount is the fraction of units/channels to remove, in [0, 1); got {amount}")
+    return amount
+
+
+# --------------------------------------------------------------------------- ranking
+def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
+    """L2 norm of each unit's *incoming* weights of ``Dense`` layer ``layer_name``, shape ``(units,)``.
+
+    A Keras ``Dense`` kernel is ``(inputs, units)``, so this is the norm of each *column*
+    (PyTorch's ``Linear.weight`` is ``(out, in)``: there it is each row). Biases are not included.
+    Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, layer_name)]
+    if not isinstance(layer, L.Dense):
+        raise TypeError(f"layer {layer_name!r} is a {type(layer).__name__}, not a Dense layer")
+    return np.linalg.norm(layer.kernel.numpy(), axis=0)
+
+
+def filter_l1_norms(model: Any, conv_name: str) -> np.ndarray:
+    """L1 norm of each filter of ``Conv2D`` layer ``conv_name`` (Li et al. 2017), shape ``(filters,)``.
+
+    A Keras ``Conv2D`` kernel is ``(kh, kw, in_channels, filters)``: each filter is a slice
+    ``kernel[..., j]``, and its L1 norm sums ``|w|`` over the first three axes.
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, conv_name)]
+    if not isinstance(layer, L.Conv2D) or isinstance(layer, (L.Conv2DTranspose, L.DepthwiseConv2D)):
+        raise TypeError(f"layer {conv_name!r} is a {type(layer).__name__}, not a Conv2D layer")
+    return np.abs(layer.kernel.numpy()).sum(axis=(0, 1, 2))
+
+
+def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Mean output of layer ``layer_name`` over the images ``x`` (and over positions for a feature
+    map), one value per unit/channel: shape ``(units,)``.
+
+    For the MLP, ``fc1``'s output is already after its ReLU, so this is the mean activation (≥ 0).
+    For a conv block pass the ReLU layer (``"relu1"``), not the conv. Compute it on the
+    *validation* split, never on test. Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, layer_name)]
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of images, got shape {x.shape}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    probe = keras.Model(model.inputs, layer.output)
+    total, count = None, 0
+    for start in range(0, len(x), int(batch_size)):  # eager calls: no tf.function retracing per model
+        out = np.asarray(probe(x[start:start + int(batch_size)], training=False), dtype=np.float64)
+        out = out.reshape(-1, out.shape[-1])
+        total = out.sum(axis=0) if total is None else total + out.sum(axis=0)
+        count += len(out)
+    return total / count
+
+
+def random_scores(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` uniform random scores (seeded): the control a pruning criterion must beat.
+
+    Introduced in 05_neuron_pruning_tensorflow.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return np.random.default_rng(int(seed)).random(int(n))
+
+
+def keep_indices(scores: Any, amount: float) -> np.ndarray:
+    """Sorted indices of the units/channels to *keep* when removing the fraction ``amount`` (0–1)
+    with the lowest ``scores`` (higher score = more important).
+
+    Removes ``round(amount * n)`` of them (the rounding ``torch.nn.utils.prune`` uses); ties are
+    broken by index (lower index removed first), as in ``surgery_torch.keep_indices``. At least
+    one must survive. Introduced in 05_neuron_pruning_tensorflow.
+    """
+    if hasattr(scores, "numpy") and not isinstance(scores, np.ndarray):
+        scores = scores.numpy()
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"scores must be a non-empty 1-D array (one per unit/channel), got shape {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or inf")
+    amount = _check_amount(amount)
+    n_remove = int(round(amount * s.size))
+    if n_remove >= s.size:
+        raise ValueError(f"amount={amount} would remove all {s.size} units/channels; keep at least one")
+    order = np.argsort(s, kind="stable")
+    return np.sort(order[n_remove:]).astype(np.int64)
+
+
+def structure(model: Any) -> dict[str, int]:
+    """``{layer name: units or filters}`` of the model's ``Dense`` and ``Conv2D`` layers (output layer included).
+
+    Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _check_model(model)
+    out: dict[str, int] = {}
+    for layer in model.layers:
+        if isinstance(layer, L.Dense):
+            out[layer.name] = int(layer.units)
+        elif isinstance(layer, L.Conv2D):
+            out[layer.name] = int(layer.filters)
+    return out
+
+
+# --------------------------------------------------------------------------- the walk
+def _bn_slice(layer: Any, keep: np.ndarray) -> list[np.ndarray]:
+    axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    rank = len(layer.input_shape) if isinstance(layer.input_shape, tuple) else None
+    if len(axis) != 1 or (rank is not None and axis[0] not in (-1, rank - 1)):
+        raise NotImplementedError(f"BatchNormalization {layer.name!r} must normalise the last axis (channels-last)")
+    return [w[keep] for w in layer.get_weights()]
+
+
+def _downstream(model: Any, start: int, what: str) -> tuple[list[int], int, list[int]]:
+    """From layer ``start`` walk forward: ``(batch-norm indices, consumer index, flatten indices)``."""
+    bns: list[int] = []
+    flattens: list[int] = []
+    for i in range(start + 1, len(model.layers)):
+        layer = model.layers[i]
+        if isinstance(layer, L.BatchNormalization):
+            bns.append(i)
+        elif isinstance(layer, L.Flatten):
+            flattens.append(i)
+        elif isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)):
+            if getattr(layer, "keepdims", False):
+                raise NotImplementedError(f"{layer.name!r}: global pooling with keepdims=True is not supported")
+            flattens.append(i)
+        elif isinstance(layer, (L.Dense, L.Conv2D)) and not isinstance(layer, (L.DepthwiseConv2D, L.Conv2DTranspose)):
+            return bns, i, flattens
+        elif isinstance(layer, _PASS_THROUGH):
+            continue
+        else:
+            raise NotImplementedError(
+                f"cannot remove {what}: layer {layer.name!r} ({type(layer).__name__}) sits between the pruned "
+                "layer and the next Dense/Conv2D, and surgery only knows activations, Dropout, pooling, "
+                "BatchNormalization, Flatten and global pooling"
+            )
+    raise ValueError(
+        f"cannot remove {what}: no Dense/Conv2D layer follows it, so it is the output layer (removing its "
+        "units would change what the model predicts)"
+    )
+
+
+def _rebuild(model: Any, configs: dict[str, dict[str, Any]], weights: dict[str, list[np.ndarray]]) -> Any:
+    """A new Sequential with the same layers, config overrides and replacement weights."""
+    layers = []
+    for layer in model.layers:
+        cfg = layer.get_config()
+        cfg.update(configs.get(layer.name, {}))
+        layers.append(layer.__class__.from_config(cfg))
+    inp = model.inputs[0]
+    name = getattr(inp, "name", None) or "image"
+    new = keras.Sequential(
+        [keras.Input(shape=tuple(model.input_shape[1:]), dtype=inp.dtype, name=name.split(":")[0]), *layers],
+        name=model.name,
+    )
+    for old, fresh in zip(model.layers, new.layers):
+        fresh.set_weights(weights.get(old.name, old.get_weights()))
+    return new
+
+
+def _flatten_rows(model: Any, flat_idx: int, channels: int, keep: np.ndarray) -> np.ndarray:
+    """Rows of the Dense kernel after ``Flatten`` that belong to the kept channels (NHWC order)."""
+    layer = model.layers[flat_idx]
+    if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)):
+        return keep
+    shape = tuple(layer.input_shape[1:])
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise NotImplementedError(f"Flatten {layer.name!r} uses data_format={layer.data_format!r}; only channels_last")
+    if not shape or shape[-1] != channels or any(d is None for d in shape):
+        raise ValueError(f"Flatten {layer.name!r} sees shape {shape}, expected (..., {channels}) channels-last")
+    positions = int(np.prod(shape[:-1]))
+    # feature index = position * C + c  (NHWC): keep, for every position, the kept channels
+    return (np.arange(positions)[:, None] * channels + keep[None, :]).ravel()
+
+
+def _prune_plan(model: Any, name: str, keep_idx: Any, kind: str):
+    """Configs and weights of the smaller model (shared by remove_* and the mask_* checks)."""
+    _check_model(model)
+    idx = _layer_index(model, name)
+    layer = model.layers[idx]
+    if kind == "units":
+        if not isinstance(layer, L.Dense):
+            raise TypeError(f"remove_units works on Dense layers; {name!r} is a {type(layer).__name__}")
+        n = int(layer.units)
+        what = f"units of {name!r}"
+    else:
+        if not isinstance(layer, L.Conv2D) or isinstance(layer, (L.DepthwiseConv2D, L.Conv2DTranspose)):
+            raise TypeError(f"remove_channels works on Conv2D layers; {name!r} is a {type(layer).__name__}")
+        if layer.data_format != "channels_last" or getattr(layer, "groups", 1) != 1:
+            raise NotImplementedError(f"{name!r}: only channels_last Conv2D with groups=1 is supported")
+        n = int(layer.filters)
+        what = f"channels of {name!r}"
+    keep = _check_keep(keep_idx, n, what)
+    bns, consumer_idx, flattens = _downstream(model, idx, what)
+    consumer = model.layers[consumer_idx]
+    if kind == "units" and flattens:
+        raise NotImplementedError(f"cannot remove {what}: a Flatten/pooling layer follows a Dense layer")
+    if kind == "channels" and isinstance(consumer, L.Dense) and not flattens:
+        raise NotImplementedError(f"cannot remove {what}: Dense {consumer.name!r} follows without Flatten")
+    if kind == "channels" and isinstance(consumer, L.Conv2D) and getattr(consumer, "groups", 1) != 1:
+        raise NotImplementedError(f"cannot remove {what}: the next conv {consumer.name!r} uses groups")
+
+    configs: dict[str, dict[str, Any]] = {}
+    weights: dict[str, list[np.ndarray]] = {}
+    w = layer.get_weights()  # [kernel, (bias)]
+    weights[name] = [w[0][..., keep]] + ([w[1][keep]] if len(w) > 1 else [])
+    configs[name] = {"units": len(keep)} if kind == "units" else {"filters": len(keep)}
+    for b in bns:
+        weights[model.layers[b].name] = _bn_slice(model.layers[b], keep)
+    cw = consumer.get_weights()
+    if isinstance(consumer, L.Dense):
+        rows = _flatten_rows(model, flattens[-1], n, keep) if flattens else keep
+        if len(flattens) > 1:
+            raise NotImplementedError(f"cannot remove {what}: more than one Flatten/pooling before {consumer.name!r}")
+        weights[consumer.name] = [cw[0][rows, :]] + cw[1:]
+    else:
+        weights[consumer.name] = [cw[0][:, :, keep, :]] + cw[1:]
+    return keep, bns, consumer, configs, weights
+
+
+# --------------------------------------------------------------------------- surgery
+def remove_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
+    """A new, smaller ``Sequential`` in which ``Dense`` layer ``layer_name`` keeps only units ``keep_idx``.
+
+    ``keep_idx``: indices (any order; kept in increasing order) or a boolean mask of length
+    ``units``. Copies ``kernel[:, keep]`` and ``bias[keep]`` of the layer, slices any
+    ``BatchNormalization`` in between, and keeps ``kernel[keep, :]`` of the next ``Dense``.
+    All other weights are copied unchanged; ``model`` itself is not modified. The result is
+    not compiled. Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _, _, _, configs, weights = _prune_plan(model, layer_name, keep_idx, "units")
+    return _rebuild(model, configs, weights)
+
+
+def remove_channels(model: Any, conv_name: str, keep_idx: Any) -> Any:
+    """A new, smaller ``Sequential`` in which ``Conv2D`` ``conv_name`` keeps only filters ``keep_idx``.
+
+    Slices the conv's ``kernel[..., keep]`` and ``bias[keep]``; a following
+    ``BatchNormalization``'s gamma, beta, moving mean and variance; and the consumer's inputs:
+    the next ``Conv2D`` keeps ``kernel[:, :, keep, :]``, a ``Dense`` after ``Flatten`` keeps the
+    rows ``(h * W + w) * C + c`` for kept ``c`` (Keras flattens NHWC), a ``Dense`` after global
+    pooling keeps rows ``keep``. ``model`` is not modified; the result is not compiled.
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    _, _, _, configs, weights = _prune_plan(model, conv_name, keep_idx, "channels")
+    return _rebuild(model, configs, weights)
+
+
+def _clone(model: Any) -> Any:
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def mask_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
+    """A same-shape copy of ``model`` in which the units of ``layer_name`` not in ``keep_idx`` are zeroed.
+
+    Zeroes their kernel columns and biases (and gamma/beta of a ``BatchNormalization`` in
+    between), so those units output ``relu(0) = 0`` and contribute nothing downstream. The
+    smaller model from :func:`remove_units` must give the same outputs (up to float rounding)
+    — provided the activation maps 0 to 0 (ReLU does). It is no faster: same shapes.
+    Introduced in 05_neuron_pruning_tensorflow.
+    """
+    keep, bns, _, _, _ = _prune_plan(model, layer_name, keep_idx, "units")
+    return _masked(model, layer_name, keep, bns)
+
+
+def mask_channels(model: Any, conv_name: str, keep_idx: Any) -> Any:
+    """A same-shape copy of ``model`` in which the filters of ``conv_name`` not in ``keep_idx`` are zeroed.
+
+    Zeroes the filters and biases *and* the following ``BatchNormalization``'s gamma and beta:
+    zeroing the filter alone is not enough, because BatchNorm then outputs
+    ``beta - gamma * mean / sqrt(var + eps)``, a constant that still reaches the next layer.
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    keep, bns, _, _, _ = _prune_plan(model, conv_name, keep_idx, "channels")
+    return _masked(model, conv_name, keep, bns)
+
+
+def _masked(model: Any, name: str, keep: np.ndarray, bns: Sequence[int]) -> Any:
+    clone = _clone(model)
+    n = int(model.get_layer(name).get_weights()[0].shape[-1])
+    drop = np.setdiff1d(np.arange(n), keep)
+    layer = clone.get_layer(name)
+    w = layer.get_weights()
+    w[0][..., drop] = 0.0
+    if len(w) > 1:
+        w[1][drop] = 0.0
+    layer.set_weights(w)
+    for b in bns:
+        bn = clone.layers[b]
+        ws = bn.get_weights()
+        # gamma and beta come first (when present); moving mean/variance stay as they are
+        n_affine = int(bool(bn.scale)) + int(bool(bn.center))
+        for k in range(n_affine):
+            ws[k][drop] = 0.0
+        bn.set_weights(ws)
+    return clone
