@@ -23,9 +23,21 @@ def _00(r):
     assert r["mlp_params"] == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
 
 
+def _01(r):
+    assert r["loss_after_magnitude_50"] < r["loss_after_random_50"] < r["loss_after_largest_50"]
+    assert r["loss_before"] <= r["loss_after_magnitude_50"] + 0.05
+    assert r["taylor_median_rel_error_second_order"] <= r["taylor_median_rel_error_first_order"]
+    assert r["fractions"][0] == 0.0 and r["fractions"][-1] == 0.99
+    assert set(r["loss_curve"]) == {"smallest", "random", "largest"}
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
+    "01_loss_before_and_after": ({"loss_before", "loss_after_magnitude_50", "loss_after_random_50",
+                                  "loss_after_largest_50", "fractions", "loss_curve",
+                                  "taylor_median_rel_error_first_order",
+                                  "taylor_median_rel_error_second_order"}, _01),
 }
 
 
