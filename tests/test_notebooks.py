@@ -23,6 +23,17 @@ def _00(r):
     assert r["mlp_params"] == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
 
 
+def _03(r):
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+    assert r["sparsity"] >= 0.8999  # the schedule reaches 90 % even in FAST mode
+    assert r["gzip_ratio"] > 3
+    assert r["tflite_bytes_sparse"] < r["tflite_bytes_pruned"] == r["tflite_bytes_dense"]
+    t, o = r["tradeoff"], r["tradeoff_oneshot"]
+    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t)
+    i = t["sparsity"].index(0.9)
+    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats chance
+
+
 def _01(r):
     assert r["loss_after_magnitude_50"] < r["loss_after_random_50"] < r["loss_after_largest_50"]
     assert r["loss_before"] <= r["loss_after_magnitude_50"] + 0.05
@@ -34,6 +45,9 @@ def _01(r):
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
+    "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
+                                      "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
+                                      "tflite_bytes_pruned", "tflite_bytes_sparse"}, _03),
     "01_loss_before_and_after": ({"loss_before", "loss_after_magnitude_50", "loss_after_random_50",
                                   "loss_after_largest_50", "fractions", "loss_curve",
                                   "taylor_median_rel_error_first_order",
