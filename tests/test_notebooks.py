@@ -42,6 +42,19 @@ def _01(r):
     assert set(r["loss_curve"]) == {"smallest", "random", "largest"}
 
 
+def _09(r):
+    for k in ("l1_near_zero_fraction", "baseline_near_zero_fraction", "l2_near_zero_fraction",
+              "dropout_near_zero_fraction"):
+        assert 0 <= r[k] <= 1, (k, r[k])
+    assert r["l1_abs_sum_ratio"] < 1  # the L1 penalty shrinks sum|w| even in a few FAST steps
+    assert r["l1_near_zero_fraction"] >= r["baseline_near_zero_fraction"]
+    assert r["l1_thresholded_gzip_bytes"] <= r["baseline_thresholded_gzip_bytes"]
+    assert 1 <= r["early_stopping_epoch"] <= r["epochs"]
+    assert abs(r["magnitude_pruned_sparsity"] - 0.9) < 1e-3
+    for k in ("magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_accuracy"):
+        assert 0.1 < r[k] <= 1, (k, r[k])
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
@@ -52,6 +65,12 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                   "loss_after_largest_50", "fractions", "loss_curve",
                                   "taylor_median_rel_error_first_order",
                                   "taylor_median_rel_error_second_order"}, _01),
+    "09_pruning_regularization_and_early_stopping": ({"l1_near_zero_fraction", "baseline_near_zero_fraction",
+                                                      "magnitude_pruned_accuracy", "large_sparse_accuracy",
+                                                      "small_dense_accuracy", "early_stopping_epoch", "epochs",
+                                                      "l1_abs_sum_ratio", "magnitude_pruned_sparsity",
+                                                      "l1_thresholded_gzip_bytes",
+                                                      "baseline_thresholded_gzip_bytes"}, _09),
 }
 
 
