@@ -10,9 +10,10 @@ as a sparse matrix*. The helpers here measure both sides of that bargain:
 - :func:`storage_nbytes` counts the bytes a dense or sparse array really holds
   (values **and** index arrays) for numpy, scipy.sparse and torch (strided, COO, CSR, CSC).
 - :func:`to_torch_csr` converts a weight to a ``torch.sparse_csr`` tensor with 32-bit indices.
-- :func:`time_interleaved` / :func:`paired_ratio` time several functions *interleaved* (one
-  repeat of each in turn) and compare them repeat by repeat, so background load on a shared
-  machine slows both sides of a comparison alike.
+- :func:`time_interleaved` times several functions *interleaved* (one repeat of each in turn),
+  so background load on a shared machine slows both sides of a comparison alike;
+  :func:`time_ratio` compares them by their fastest repeat (noise only ever adds time) and
+  :func:`paired_ratio` repeat by repeat.
 - :func:`interleaved_latency` times several models on the same batch the same way (warm-up,
   repeats, median), interleaved, for latency *ratios* that survive a busy machine.
 - :func:`matmul_sweep` times ``W @ X`` dense vs sparse (torch CSR, scipy CSR) over sparsities
@@ -49,6 +50,7 @@ __all__ = [
     "random_sparse_matrix",
     "storage_nbytes",
     "time_interleaved",
+    "time_ratio",
     "to_csr_model",
     "to_torch_csr",
 ]
@@ -226,8 +228,8 @@ def interleaved_latency(
 
     Like :func:`course_utils.metrics.latency` (eval mode, ``torch.inference_mode``, ``warmup``
     untimed calls, ``repeats`` timed ones, median), but the models take turns within every
-    repeat (:func:`time_interleaved`), so background load hits them alike and
-    :func:`paired_ratio` gives robust speed-ups. Calls shorter than ``min_time`` seconds are
+    repeat (:func:`time_interleaved`), so background load hits them alike; compare them with
+    :func:`time_ratio`. Calls shorter than ``min_time`` seconds are
     looped and averaged. ``threads`` sets ``torch.set_num_threads`` while timing (restored).
     Returns ``{name: LatencyResult}`` in seconds per batch. Introduced in 08_measuring_what_pruning_buys.
     """
@@ -261,6 +263,42 @@ def interleaved_latency(
             for n, t in times.items()}
 
 
+_STATISTICS = ("min", "median", "paired")
+
+
+def time_ratio(times: Mapping[str, Any], name: str, baseline: str, *, statistic: str = "min") -> float:
+    """How many times longer ``name`` takes than ``baseline`` (< 1: ``name`` is faster).
+
+    ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
+    ``LatencyResult``s (from :func:`interleaved_latency`). ``statistic``:
+
+    - ``"min"`` (default): ratio of the fastest repeats. Interference from other processes only
+      ever *adds* time, so the minimum is the most stable estimate of what the computation itself
+      costs (the advice of Python's ``timeit`` documentation); on a busy shared machine it is the
+      only one of the three that reproduces.
+    - ``"median"``: ratio of the medians — what a typical call costs on this machine right now.
+    - ``"paired"``: :func:`paired_ratio`, the median of the per-repeat ratios.
+
+    Introduced in 08_measuring_what_pruning_buys.
+    """
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
+    if statistic == "paired":
+        return paired_ratio(times, name, baseline)
+    for n in (name, baseline):
+        if n not in times:
+            raise KeyError(f"no timings for {n!r}; have {sorted(times)}")
+
+    def arr(v: Any) -> np.ndarray:
+        a = np.asarray(v.times_s if hasattr(v, "times_s") else v, float)
+        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise ValueError("timings must be non-empty positive seconds")
+        return a
+
+    f = np.min if statistic == "min" else np.median
+    return float(f(arr(times[name])) / f(arr(times[baseline])))
+
+
 def matmul_sweep(
     shape: tuple[int, int] = (300, 784),
     sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99),
@@ -272,6 +310,7 @@ def matmul_sweep(
     min_time: float = 2e-4,
     seed: int = 0,
     threads: int | None = None,
+    statistic: str = "min",
 ) -> list[dict[str, Any]]:
     """Time ``Y = W @ X`` for a ``shape = (out, in)`` weight, dense vs sparse, at each sparsity and batch size.
 
@@ -282,8 +321,9 @@ def matmul_sweep(
     ``threads`` sets ``torch.set_num_threads`` for the sweep (restored afterwards).
 
     Returns one row per (batch size, sparsity, back end): ``batch_size``, ``sparsity``,
-    ``backend``, ``dense_s`` and ``sparse_s`` (median seconds per multiplication) and ``ratio``
-    (paired median of sparse/dense time; < 1 means the sparse kernel wins). Results are checked
+    ``backend``, ``dense_s`` and ``sparse_s`` (median seconds per multiplication),
+    ``dense_min_s`` and ``sparse_min_s`` (fastest repeat) and ``ratio`` = sparse/dense time by
+    ``statistic`` (see :func:`time_ratio`; < 1 means the sparse kernel wins). Results are checked
     against the dense product once per configuration. Introduced in 08_measuring_what_pruning_buys.
     """
     import scipy.sparse as sp
@@ -300,6 +340,8 @@ def matmul_sweep(
         raise ValueError(f"backends must be a non-empty subset of {BACKENDS}, got {list(backends)}")
     if threads is not None:
         threads = _check_pos_int(threads, "threads")
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
     old = torch.get_num_threads()
     rng = np.random.default_rng(seed)
     out: list[dict[str, Any]] = []
@@ -337,7 +379,9 @@ def matmul_sweep(
                             "backend": name,
                             "dense_s": float(np.median(times["dense"])),
                             "sparse_s": float(np.median(times[name])),
-                            "ratio": paired_ratio(times, name, "dense"),
+                            "dense_min_s": float(np.min(times["dense"])),
+                            "sparse_min_s": float(np.min(times[name])),
+                            "ratio": time_ratio(times, name, "dense", statistic=statistic),
                         })
     finally:
         torch.set_num_threads(old)

@@ -55,6 +55,26 @@ def _09(r):
         assert 0.1 < r[k] <= 1, (k, r[k])
 
 
+def _08(r):
+    models = ("MLP dense", "MLP 90% masked", "MLP 90% zeros", "MLP 90% CSR", "MLP ½ neurons", "CNN dense",
+              "CNN ½ channels")
+    assert set(r["summary"]) == set(models)
+    assert r["summary"]["MLP dense"]["params"] == 266_610 and r["summary"]["MLP ½ neurons"]["params"] == 125_810
+    assert r["summary"]["MLP 90% zeros"]["nonzero_macs"] == 26_620  # exactly 10 % of 266,200 weights kept
+    assert r["csr_vs_dense_ratio_at_50_b1"] > 1 and r["csr_vs_dense_ratio_at_50_b256"] > 1  # CSR slower at 50 %
+    for k in ("csr_break_even_sparsity_b1", "csr_break_even_sparsity_b256"):
+        assert r[k] is None or 0.5 < r[k] < 1, (k, r[k])
+    assert r["csr_break_even_sparsity"] == r["csr_break_even_sparsity_b256"]
+    assert 0.5 < r["csr_storage_break_even_int32"] < r["csr_storage_break_even_int64"] < 0.7
+    assert r["gzip_ratio_90"] < 1 and r["masked_file_ratio"] > 1.5
+    assert 0.7 <= r["zeros90_latency_ratio_b256"] <= 1.4
+    assert r["neuron_speedup_b256"] > 1 and r["channel_speedup_b256"] > 1
+    ops = r["operating_points"]
+    assert len(ops) >= 5
+    assert ops["0.90"]["magnitude_mean"] > ops["0.90"]["random_mean"]
+    assert ops["0.90"]["compression_ratio"] > ops["0.90"]["csr_byte_ratio"]  # indices cost bytes
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
@@ -65,6 +85,13 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                   "loss_after_largest_50", "fractions", "loss_curve",
                                   "taylor_median_rel_error_first_order",
                                   "taylor_median_rel_error_second_order"}, _01),
+    "08_measuring_what_pruning_buys": ({"summary", "csr_break_even_sparsity", "csr_break_even_sparsity_b1",
+                                        "csr_break_even_sparsity_b256", "csr_vs_dense_ratio_at_50_b1",
+                                        "csr_vs_dense_ratio_at_50_b256", "gzip_ratio_90", "masked_file_ratio",
+                                        "zeros90_latency_ratio_b256", "masked90_latency_ratio_b256",
+                                        "neuron_speedup_b256", "channel_speedup_b256", "operating_points",
+                                        "csr_storage_break_even_int32", "csr_storage_break_even_int64",
+                                        "chosen_sparsity"}, _08),
     "09_pruning_regularization_and_early_stopping": ({"l1_near_zero_fraction", "baseline_near_zero_fraction",
                                                       "magnitude_pruned_accuracy", "large_sparse_accuracy",
                                                       "small_dense_accuracy", "early_stopping_epoch", "epochs",

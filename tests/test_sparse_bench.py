@@ -98,7 +98,9 @@ def test_matmul_sweep_rows_and_restores_threads():
     assert torch.get_num_threads() == before
     assert len(rows) == 2 * 2 * 3
     for r in rows:
-        assert set(r) == {"batch_size", "sparsity", "backend", "dense_s", "sparse_s", "ratio"}
+        assert set(r) == {"batch_size", "sparsity", "backend", "dense_s", "sparse_s", "dense_min_s", "sparse_min_s",
+                          "ratio"}
+        assert r["ratio"] == pytest.approx(r["sparse_min_s"] / r["dense_min_s"])
         assert r["dense_s"] > 0 and r["sparse_s"] > 0 and r["ratio"] > 0
     be = sb.break_even_by_batch(rows, "scipy_csr")
     assert set(be) == {1, 4}
@@ -106,6 +108,21 @@ def test_matmul_sweep_rows_and_restores_threads():
         sb.matmul_sweep((2, 2), backends=("cusparse",))
     with pytest.raises(ValueError, match="fraction"):
         sb.matmul_sweep((2, 2), sparsities=(1.2,))
+    with pytest.raises(ValueError, match="statistic"):
+        sb.matmul_sweep((2, 2), statistic="mean")
+
+
+def test_time_ratio_statistics():
+    t = {"a": np.array([2.0, 9.0, 3.0]), "b": np.array([1.0, 1.0, 10.0])}
+    assert sb.time_ratio(t, "a", "b") == 2.0  # min 2 / min 1
+    assert sb.time_ratio(t, "a", "b", statistic="median") == 3.0
+    assert sb.time_ratio(t, "a", "b", statistic="paired") == 2.0  # ratios 2, 9, 0.3
+    with pytest.raises(ValueError, match="statistic"):
+        sb.time_ratio(t, "a", "b", statistic="mean")
+    with pytest.raises(KeyError):
+        sb.time_ratio(t, "a", "c")
+    with pytest.raises(ValueError, match="positive"):
+        sb.time_ratio({"a": np.array([0.0]), "b": np.array([1.0])}, "a", "b")
 
 
 def test_break_even_sparsity_interpolates_in_log_ratio():
@@ -193,5 +210,6 @@ def test_interleaved_latency_returns_latency_results_and_restores_state():
     assert isinstance(r, metrics.LatencyResult) and r.batch_size == 64 and r.threads == 1 and r.repeats == 5
     assert len(r.times_s) == 5 and r.median_s > 0
     assert sb.paired_ratio(res, "small", "big") < 1  # about 10x fewer MACs
+    assert sb.time_ratio(res, "small", "big") < 1
     with pytest.raises(TypeError):
         sb.interleaved_latency({"a": "not a model"}, torch.rand(2, 784))
