@@ -32,6 +32,7 @@ def test_random_sparse_matrix_rejects_bad_sparsity(bad):
         sb.random_sparse_matrix(3, 3, bad)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 def test_storage_nbytes_counts_values_and_indices():
     w = sb.random_sparse_matrix(20, 50, 0.8, seed=0)
     nnz = int(np.count_nonzero(w))
