@@ -75,9 +75,23 @@ def _08(r):
     assert ops["0.90"]["compression_ratio"] > ops["0.90"]["csr_byte_ratio"]  # indices cost bytes
 
 
+def _10(r):
+    assert isinstance(r["budget_met"], bool)
+    assert r["capstone_mac_ratio"] <= 0.25 and r["capstone_gzip_ratio"] <= 0.2  # size limits hold even in FAST mode
+    for k in ("capstone_accuracy", "lottery_ticket_accuracy", "random_reinit_accuracy"):
+        assert 0.1 < r[k] <= 1, (k, r[k])
+    w = r["weights_remaining"]
+    assert w[0] == 1.0 and len(w) >= 3 and all(abs(b / a - 0.8) < 0.01 for a, b in zip(w, w[1:]))  # 20% per round
+    assert len(r["lottery_ticket_accuracies"]) == len(r["random_reinit_accuracies"]) == len(w)
+    assert r["lottery_ticket_accuracy"] == r["lottery_ticket_accuracies"][-1]
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
+    "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
+                     "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
+                     "lottery_ticket_accuracies", "random_reinit_accuracies"}, _10),
     "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                       "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
                                       "tflite_bytes_pruned", "tflite_bytes_sparse"}, _03),
