@@ -44,6 +44,7 @@ from .history import History
 __all__ = [
     "PRUNABLE_TYPES",
     "apply_masks",
+    "copy_model",
     "describe_pruning",
     "effective_weight",
     "global_prune",
@@ -171,6 +172,24 @@ def describe_pruning(model: nn.Module) -> list[dict[str, Any]]:
             "tensors": [n for n, _ in m.named_parameters(recurse=False)] + [n for n, _ in m.named_buffers(recurse=False)],
         })
     return rows
+
+
+def copy_model(model: nn.Module) -> nn.Module:
+    """``copy.deepcopy(model)`` that also works right after ``torch.nn.utils.prune`` calls.
+
+    A prune call (or a forward pass with gradients) leaves ``module.weight = weight_orig * weight_mask``
+    as a non-leaf tensor of the autograd graph, and ``copy.deepcopy`` refuses those ("Only Tensors
+    created explicitly by the user (graph leaves) support the deepcopy protocol", pytorch/pytorch
+    #37322). This recomputes each pruned ``weight`` without gradient tracking (same values) and
+    then deep-copies. Introduced in 02_weight_pruning_pytorch.
+    """
+    _check_model(model)
+    with torch.no_grad():
+        for module in model.modules():
+            for hook in module._forward_pre_hooks.values():
+                if isinstance(hook, prune.BasePruningMethod):
+                    setattr(module, hook._tensor_name, hook.apply_mask(module))
+    return copy.deepcopy(model)
 
 
 # --------------------------------------------------------------------------- masks
@@ -484,7 +503,7 @@ def sensitivity_scan(
     for name in mods:
         rows: dict[str, list[float]] = {"amount": [], "loss": [], "accuracy": []}
         for a in fracs:
-            trial = copy.deepcopy(model)
+            trial = copy_model(model)
             # start from the layer's own current sparsity (a pruned model stays as pruned)
             have = sparsity_of(trial, [name])[name]
             prune_model(trial, {name: max(a, have)}, scope="layer", method=method, seed=seed)

@@ -86,9 +86,23 @@ def _10(r):
     assert r["lottery_ticket_accuracy"] == r["lottery_ticket_accuracies"][-1]
 
 
+def _02(r):
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+    assert abs(r["sparsity"] - 0.92) < 1e-3  # the cubic schedule reaches its target even in FAST mode
+    assert r["gzip_ratio"] > 3 and r["masked_state_dict_ratio"] > 1.5  # masks double the file until prune.remove
+    assert set(r["layer_sparsity"]) == {"fc1", "fc2", "fc3"}
+    t, o = r["tradeoff"], r["tradeoff_oneshot"]
+    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t) <= set(o)
+    i = t["sparsity"].index(0.9)
+    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats the random control
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
+    "02_weight_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
+                                   "tradeoff_oneshot", "layer_sparsity", "masked_state_dict_ratio",
+                                   "latency_ratio_masked", "sensitivity_accuracy_at_90"}, _02),
     "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                      "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                      "lottery_ticket_accuracies", "random_reinit_accuracies"}, _10),

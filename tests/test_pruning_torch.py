@@ -193,3 +193,16 @@ def test_sensitivity_scan(mlp):
     assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
     with pytest.raises(TypeError):
         pt.sensitivity_scan(mlp, (x, y), 0.5)
+
+
+def test_copy_model_works_after_torch_prune_calls(mlp):
+    prune.global_unstructured([(mlp.fc1, "weight"), (mlp.fc2, "weight")], pruning_method=prune.L1Unstructured, amount=0.5)
+    assert not mlp.fc1.weight.is_leaf  # what makes copy.deepcopy fail (pytorch/pytorch #37322)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(mlp)
+    twin = pt.copy_model(mlp)
+    assert torch.equal(twin.fc1.weight, mlp.fc1.weight) and pt.is_pruned(twin.fc1)
+    x = torch.rand(3, 784)
+    assert torch.equal(twin(x), mlp(x))
+    res = pt.sensitivity_scan(mlp, _data(32), [0.9], layers=["fc3"])  # deep-copies internally
+    assert res["fc3"]["amount"] == [0.9]
