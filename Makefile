@@ -19,7 +19,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
-	COURSE_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+	COURSE_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
 
 run-all: $(STAMP)
 	$(BIN)/python -m course_utils run-all --full

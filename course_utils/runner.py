@@ -50,13 +50,16 @@ def current_env_kernel_dir() -> Path:
 
 
 def kernel_env(fast: bool, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for executing notebooks: current-env kernel first, FAST flag, Agg plots."""
+    """Environment for executing notebooks: current-env kernel first, FAST flag.
+
+    MPLBACKEND is removed so kernels use the inline backend and executed copies keep their figures.
+    """
     env = dict(os.environ)
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(current_env_kernel_dir())] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     )
     env["COURSE_FAST"] = "1" if fast else "0"
-    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("MPLBACKEND", None)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if extra:
         env.update(extra)
