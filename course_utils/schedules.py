@@ -24,12 +24,15 @@ TensorFlow notebooks prune on the same timetable:
 
 Sparsities are fractions 0–1 of zeros among prunable weights; steps count optimizer steps.
 
-Lining the two frameworks up: TFMOT's step is ``optimizer.iterations`` at the start of a batch
-(0 for the first batch) and the mask is updated before that batch's forward pass.
-``train_torch.fit(on_step=...)`` calls ``on_step(k)`` after ``k`` optimizer steps, i.e. just
-before the forward pass TFMOT calls step ``k``; so prune in ``on_step(k)`` when
-``should_prune(k, ...)`` to ``cubic_sparsity(k, ...)``, and handle step 0 (``begin_step=0``)
-yourself before calling ``fit``.
+Lining the two frameworks up: during ``fit``, TFMOT's ``UpdatePruningStep`` sets the step
+counter to 0 and increments it *before* each batch asks the schedule, so the first batch is step
+1 and TFMOT never prunes at step 0 (measured in 03_weight_pruning_tensorflow:
+``PolynomialDecay(0, 0.8, 0, 4, frequency=1)`` gives 0.4625 after the first batch, its value at
+t=1). ``train_torch.fit(on_step=...)`` calls ``on_step(k)`` after ``k`` optimizer steps, i.e.
+just before the forward pass of the batch TFMOT calls step ``k + 1``; so a PyTorch loop that
+prunes in ``on_step(k)`` to ``cubic_sparsity(k, ...)`` runs one step ahead of TFMOT, which is
+harmless for schedules spanning hundreds of steps. Pruning at ``begin_step=0`` is done by hand
+before ``fit``.
 """
 from __future__ import annotations
 
