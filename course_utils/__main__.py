@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         from .results import REPO_ROOT
         from .runner import notebooks
 
-        changed = write_learner_edition(notebooks(), REPO_ROOT / LEARNER_DIR_NAME, check=args.check)
+        changed = write_learner_edition(notebooks(), REPO_ROOT / LEARNER_DIR_NAME, check=args.check,
+                                        prune_stale=True)
         if args.check and changed:
             print("learner edition is stale: run `python -m course_utils learner-edition` ("
                   + ", ".join(p.name for p in changed) + ")", file=sys.stderr)

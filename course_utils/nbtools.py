@@ -189,9 +189,11 @@ def solution_cells(path: Path) -> int:
     return sum(1 for c in nb["cells"] if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", []))
 
 
-def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = False) -> list[Path]:
+def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = False,
+                          prune_stale: bool = False) -> list[Path]:
     """Write learner editions of ``paths`` into ``out_dir``; return the files that were (or, with
-    ``check``, would be) changed. Stale files for notebooks that no longer exist count as changed."""
+    ``check``, would be) changed. With ``prune_stale`` (pass it only with *all* notebooks), learner
+    files whose notebook no longer exists count as changed and are deleted."""
     out_dir = Path(out_dir)
     changed = []
     wanted = set()
@@ -205,7 +207,7 @@ def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = Fal
             if not check:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
-    for stale in sorted(out_dir.glob("*.ipynb")) if out_dir.exists() else []:
+    for stale in sorted(out_dir.glob("*.ipynb")) if prune_stale and out_dir.exists() else []:
         if stale.name not in wanted:
             changed.append(stale)
             if not check:

@@ -13,7 +13,7 @@ LEARNER = REPO_ROOT / nbtools.LEARNER_DIR_NAME
 
 
 def test_learner_edition_is_up_to_date():
-    changed = nbtools.write_learner_edition(notebooks(), LEARNER, check=True)
+    changed = nbtools.write_learner_edition(notebooks(), LEARNER, check=True, prune_stale=True)
     assert not changed, f"run `python -m course_utils learner-edition`: {[p.name for p in changed]}"
 
 
@@ -57,3 +57,11 @@ def test_learner_notebook_drops_solution_markdown():
     assert out["cells"][0]["source"] == nbtools.PLACEHOLDER
     assert out["cells"][0]["metadata"]["tags"] == ["exercise"]
     assert nb["cells"][1]["source"] == "x = 42"  # input untouched
+
+
+def test_partial_learner_edition_keeps_other_files(tmp_path):
+    (tmp_path / "99_other.ipynb").write_text("{}")
+    nbtools.write_learner_edition(notebooks()[:1], tmp_path)
+    assert (tmp_path / "99_other.ipynb").exists()
+    nbtools.write_learner_edition(notebooks()[:1], tmp_path, prune_stale=True)
+    assert not (tmp_path / "99_other.ipynb").exists()
