@@ -97,6 +97,21 @@ def _02(r):
     assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats the random control
 
 
+def _04(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # real removal computes what the mask computes
+    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
+    assert r["latency_speedup"] > r["masked_speedup"]  # removal is faster than masking, even in FAST mode
+    assert r["no_ft_accuracy_l2_50"] > r["no_ft_accuracy_random_50"] - 0.1, r  # no catastrophic L2 ranking
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
+def _06(r):
+    assert r["hand_vs_torch_pruning_identical"] is True  # by-hand surgery == torch-pruning, bit for bit
+    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
+    assert r["latency_speedup"] > r["masked_speedup"]  # channel removal is faster than masking
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
@@ -126,6 +141,13 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                                       "l1_abs_sum_ratio", "magnitude_pruned_sparsity",
                                                       "l1_thresholded_gzip_bytes",
                                                       "baseline_thresholded_gzip_bytes"}, _09),
+    "04_neuron_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
+                                   "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
+                                   "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
+                                   "no_ft_accuracy_random_50"}, _04),
+    "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+                                       "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
+                                       "masked_speedup", "hand_vs_torch_pruning_identical"}, _06),
 }
 
 
