@@ -193,12 +193,17 @@ def copy_model(model: nn.Module) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- masks
+_RANDOM_SCORE_SEED_OFFSET = 0x5EED_0F_5C0E  # keeps random pruning scores independent of seeded inits
+
+
 def _scores(weights: Mapping[str, torch.Tensor], method: str, seed: int) -> dict[str, torch.Tensor]:
     """Importance per weight: |w| (l1) or uniform random in (0, 1] (random). Already-zero
     weights score 0 in both cases, so they are removed first and masks only ever grow."""
     if method == "l1":
         return {n: w.abs().float() for n, w in weights.items()}
-    gen = torch.Generator().manual_seed(seed)
+    # an own stream: torch.Generator().manual_seed(seed) is also how models_torch initialises the
+    # weights, and scores equal to the initial weights would make "random" pruning anything but random
+    gen = torch.Generator().manual_seed(_RANDOM_SCORE_SEED_OFFSET + seed)
     out = {}
     for n, w in weights.items():
         r = 1.0 - torch.rand(w.shape, generator=gen)  # (0, 1]
@@ -376,7 +381,13 @@ def make_permanent(model: nn.Module) -> nn.Module:
     for module in model.modules():
         for hook in list(module._forward_pre_hooks.values()):
             if isinstance(hook, prune.BasePruningMethod):
-                prune.remove(module, hook._tensor_name)
+                name = hook._tensor_name
+                prune.remove(module, name)
+                # masking a negative weight leaves -0.0, whose bytes differ from +0.0: normalise, or
+                # a file with both kinds of zero compresses worse (gzip sizes would be inflated)
+                with torch.no_grad():
+                    w = getattr(module, name)
+                    w[w == 0] = 0.0
     return model
 
 

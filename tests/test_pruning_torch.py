@@ -206,3 +206,30 @@ def test_copy_model_works_after_torch_prune_calls(mlp):
     assert torch.equal(twin(x), mlp(x))
     res = pt.sensitivity_scan(mlp, _data(32), [0.9], layers=["fc3"])  # deep-copies internally
     assert res["fc3"]["amount"] == [0.9]
+
+
+def test_random_scores_are_independent_of_the_seeded_init():
+    """Regression: random pruning with seed 0 on a seed-0 model used the init's own random stream."""
+    import torch
+
+    from course_utils import models_torch, pruning_torch
+
+    model = models_torch.mlp(seed=0)
+    masks = pruning_torch.magnitude_masks(model, 0.5, method="random", layers=["fc1"], seed=0)
+    kept = model.fc1.weight.detach()[masks["fc1"].bool()]
+    frac_negative = float((kept < 0).float().mean())
+    assert 0.45 < frac_negative < 0.55, f"random pruning kept {frac_negative:.0%} negative weights"
+
+
+def test_make_permanent_leaves_no_negative_zeros():
+    import torch
+    from torch.nn.utils import prune
+
+    from course_utils import models_torch, pruning_torch
+
+    model = models_torch.mlp(hidden=(30, 10), seed=0)
+    prune.l1_unstructured(model.fc1, "weight", amount=0.5)
+    pruning_torch.make_permanent(model)
+    w = model.fc1.weight.detach()
+    zeros = w[w == 0]
+    assert zeros.numel() > 0 and not torch.signbit(zeros).any()
