@@ -112,6 +112,22 @@ def _06(r):
     assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
 
 
+def _05(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # Keras surgery computes what the mask computes
+    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
+    assert 0.5 <= r["amount_chosen_on_val"] < 1
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
+def _07(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # channel surgery (BN, next conv, NHWC fc) == channel mask
+    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
+    assert r["tflite_bytes"]["pruned"] < r["tflite_bytes"]["dense"]
+    assert r["two_four_pattern_ok"] is True
+    assert r["xnnpack_policy_rejects_small_cnn"] is True and r["xnnpack_policy_wrapped"] == ["pw1", "pw2", "pw3"]
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
@@ -148,6 +164,16 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                        "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
                                        "masked_speedup", "hand_vs_torch_pruning_identical"}, _06),
+    "05_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
+                                      "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
+                                      "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
+                                      "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
+    "07_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+                                          "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
+                                          "tflite_speedup", "tflite_bytes", "masked_vs_removed_max_diff",
+                                          "speedup_2by4_tflite", "two_four_pattern_ok",
+                                          "xnnpack_policy_rejects_small_cnn", "xnnpack_policy_wrapped",
+                                          "speedup_xnnpack_tflite_batch1"}, _07),
 }
 
 

@@ -1,0 +1,124 @@
+"""The exercise checkers of 07_structured_pruning_tensorflow accept the reference solutions and reject
+plausible wrong answers (numpy only: these checkers import no framework)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from course_utils.checks import ex07
+
+
+# --------------------------------------------------------------------------- filter_l1
+def test_filter_l1_accepts_reference_and_variant(capsys):
+    assert ex07.filter_l1(ex07.reference_filter_l1)
+    assert ex07.filter_l1(lambda k: np.abs(k.reshape(-1, k.shape[-1])).sum(axis=0))
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda k: np.abs(k).sum(axis=(0, 1, 3)), "shape"),  # per input channel
+    (lambda k: np.abs(k).sum(axis=(1, 2, 3)), "shape"),  # PyTorch layout habit
+    (lambda k: np.sqrt((k ** 2).sum(axis=(0, 1, 2))), "L2"),
+    (lambda k: k.sum(axis=(0, 1, 2)), "absolute"),
+])
+def test_filter_l1_rejects_wrong_answers(wrong, hint, capsys):
+    assert ex07.filter_l1(wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out
+
+
+def test_filter_l1_reports_placeholders(capsys):
+    def todo(kernel):
+        raise NotImplementedError
+
+    assert ex07.filter_l1(todo) is False
+    assert "not implemented" in capsys.readouterr().out
+    assert ex07.filter_l1(None) is False
+
+
+# --------------------------------------------------------------------------- flatten_rows
+def test_flatten_rows_accepts_reference_and_variants(capsys):
+    assert ex07.flatten_rows(ex07.reference_flatten_rows)
+
+    def loops(h, w, c, keep):
+        return [(i * w + j) * c + k for i in range(h) for j in range(w) for k in keep]
+
+    def mask(h, w, c, keep):
+        m = np.zeros((h, w, c), dtype=bool)
+        m[:, :, keep] = True
+        return np.flatnonzero(m.ravel())
+
+    assert ex07.flatten_rows(loops)
+    assert ex07.flatten_rows(mask)
+    assert "✓" in capsys.readouterr().out
+
+
+def test_flatten_rows_reference_matches_numpy_flatten():
+    fmap = np.arange(3 * 4 * 5).reshape(3, 4, 5)  # (h, w, c), values = flat index
+    keep = np.array([1, 4])
+    np.testing.assert_array_equal(ex07.reference_flatten_rows(3, 4, 5, keep), fmap[:, :, keep].ravel())
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda h, w, c, keep: (np.asarray(keep)[:, None] * h * w + np.arange(h * w)[None, :]).ravel(), "NCHW"),
+    (lambda h, w, c, keep: np.sort((np.asarray(keep)[:, None] * h * w + np.arange(h * w)[None, :]).ravel()), "NCHW"),
+    (lambda h, w, c, keep: (np.arange(h * w)[:, None] * c + np.asarray(keep)[None, :]).T.ravel(), "order"),
+    (lambda h, w, c, keep: np.asarray(keep), "position"),
+])
+def test_flatten_rows_rejects_wrong_answers(wrong, hint, capsys):
+    assert ex07.flatten_rows(wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out
+
+
+# --------------------------------------------------------------------------- is_2_of_4
+def test_is_2_of_4_accepts_reference_and_variant(capsys):
+    assert ex07.is_2_of_4(ex07.reference_is_2_of_4)
+
+    def padded(k):
+        k = np.asarray(k)
+        rows = k.T if k.ndim == 2 else np.moveaxis(k, 2, -1).reshape(-1, k.shape[2])
+        pad = (-rows.shape[1]) % 4
+        rows = np.pad(rows, ((0, 0), (0, pad)))
+        return bool((np.count_nonzero(rows.reshape(rows.shape[0], -1, 4), axis=2) <= 2).all())
+
+    assert ex07.is_2_of_4(padded)
+    assert "✓" in capsys.readouterr().out
+
+
+def test_is_2_of_4_reference_agrees_with_tfmot():
+    pytest.importorskip("tensorflow_model_optimization")
+    import course_utils  # noqa: F401
+    from course_utils.env import load_tensorflow
+
+    tf, _ = load_tensorflow()
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
+
+    for label, kernel, want in ex07._cases_2_of_4():
+        if kernel.ndim == 4 and kernel.shape[2] == 1:
+            continue  # TFMOT's checker reshapes C_IN=1 kernels differently; covered by the reference's own case
+        got = bool(pruning_utils.is_pruned_m_by_n(tf.constant(kernel, dtype=tf.float32), (2, 4)))
+        assert got == want, label
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda k: bool((np.count_nonzero(np.asarray(k).reshape(-1, 4), axis=1) <= 2).all()),  # wrong axis (C-order)
+    lambda k: bool(np.mean(np.asarray(k) == 0) >= 0.5),  # "half of the weights are zero"
+    lambda k: all((np.count_nonzero(np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1)[:, g:g + 4], axis=1) <= 2).all()
+                  for g in range(0, np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1).shape[1], 4)),  # groups along out
+    lambda k: bool((np.count_nonzero((k.T if k.ndim == 2 else np.moveaxis(k, 2, -1).reshape(-1, k.shape[2]))
+                                     .reshape(-1, 4), axis=1) == 2).all()) if np.asarray(k).shape[-2 if k.ndim == 4 else 0] % 4 == 0 else False,
+    lambda k: 1,
+])
+def test_is_2_of_4_rejects_wrong_answers(wrong, capsys):
+    assert ex07.is_2_of_4(wrong) is False
+    assert "✗" in capsys.readouterr().out
+
+
+def test_ex07_imports_no_framework():
+    code = "import sys; import course_utils.checks.ex07; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
