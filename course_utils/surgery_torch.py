@@ -343,7 +343,9 @@ def unit_scores(
         return (w.norm(p=2, dim=1) if criterion == "l2" else w.abs().sum(dim=1)).cpu().numpy()
 
     if data is None:
-        raise ValueError(f"criterion={criterion!r} measures activations: pass data=x or data=(x, y) (validation images)")
+        raise ValueError(
+            f"criterion={criterion!r} measures activations: pass data=x or data=(x, y) (validation images)"
+        )
     act_module = _activation_after(model, name)
     x, y = _unpack_data(data, need_labels=criterion == "taylor")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -431,7 +433,9 @@ def _slice_linear(lin: nn.Linear, rows: torch.Tensor | None = None, cols: torch.
     return new
 
 
-def _slice_conv(conv: nn.Module, out_keep: torch.Tensor | None = None, in_keep: torch.Tensor | None = None) -> nn.Module:
+def _slice_conv(
+    conv: nn.Module, out_keep: torch.Tensor | None = None, in_keep: torch.Tensor | None = None
+) -> nn.Module:
     if conv.groups != 1:
         raise NotImplementedError(
             f"grouped/depthwise convolutions (groups={conv.groups}) couple input and output channels; "

@@ -153,7 +153,8 @@ def test_conv_channel_scores_average_over_positions():
     h = model.relu1.register_forward_hook(lambda m, i, o: acts.append(o))
     logits(model, x)
     h.remove()
-    assert np.allclose(st.unit_scores(model, "conv1", "mean_activation", x), acts[0].mean(dim=(0, 2, 3)).numpy(), atol=1e-6)
+    expected = acts[0].mean(dim=(0, 2, 3)).numpy()
+    assert np.allclose(st.unit_scores(model, "conv1", "mean_activation", x), expected, atol=1e-6)
 
 
 def test_unit_scores_errors():
