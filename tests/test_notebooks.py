@@ -23,6 +23,25 @@ def _00(r):
     assert r["mlp_params"] == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
 
 
+def _01(r):
+    assert r["loss_after_magnitude_50"] < r["loss_after_random_50"] < r["loss_after_largest_50"]
+    assert r["loss_before"] <= r["loss_after_magnitude_50"] + 0.05
+    assert r["taylor_median_rel_error_second_order"] <= r["taylor_median_rel_error_first_order"]
+    assert r["fractions"][0] == 0.0 and r["fractions"][-1] == 0.99
+    assert set(r["loss_curve"]) == {"smallest", "random", "largest"}
+
+
+def _02(r):
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+    assert abs(r["sparsity"] - 0.92) < 1e-3  # the cubic schedule reaches its target even in FAST mode
+    assert r["gzip_ratio"] > 3 and r["masked_state_dict_ratio"] > 1.5  # masks double the file until prune.remove
+    assert set(r["layer_sparsity"]) == {"fc1", "fc2", "fc3"}
+    t, o = r["tradeoff"], r["tradeoff_oneshot"]
+    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t) <= set(o)
+    i = t["sparsity"].index(0.9)
+    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats the random control
+
+
 def _03(r):
     assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
     assert r["sparsity"] >= 0.8999  # the schedule reaches 90 % even in FAST mode
@@ -34,25 +53,35 @@ def _03(r):
     assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats chance
 
 
-def _01(r):
-    assert r["loss_after_magnitude_50"] < r["loss_after_random_50"] < r["loss_after_largest_50"]
-    assert r["loss_before"] <= r["loss_after_magnitude_50"] + 0.05
-    assert r["taylor_median_rel_error_second_order"] <= r["taylor_median_rel_error_first_order"]
-    assert r["fractions"][0] == 0.0 and r["fractions"][-1] == 0.99
-    assert set(r["loss_curve"]) == {"smallest", "random", "largest"}
+def _04(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # real removal computes what the mask computes
+    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
+    assert r["latency_speedup"] > r["masked_speedup"]  # removal is faster than masking, even in FAST mode
+    assert r["no_ft_accuracy_l2_50"] > r["no_ft_accuracy_random_50"] - 0.1, r  # no catastrophic L2 ranking
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
 
 
-def _09(r):
-    for k in ("l1_near_zero_fraction", "baseline_near_zero_fraction", "l2_near_zero_fraction",
-              "dropout_near_zero_fraction"):
-        assert 0 <= r[k] <= 1, (k, r[k])
-    assert r["l1_abs_sum_ratio"] < 1  # the L1 penalty shrinks sum|w| even in a few FAST steps
-    assert r["l1_near_zero_fraction"] >= r["baseline_near_zero_fraction"]
-    assert r["l1_thresholded_gzip_bytes"] <= r["baseline_thresholded_gzip_bytes"]
-    assert 1 <= r["early_stopping_epoch"] <= r["epochs"]
-    assert abs(r["magnitude_pruned_sparsity"] - 0.9) < 1e-3
-    for k in ("magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_accuracy"):
-        assert 0.1 < r[k] <= 1, (k, r[k])
+def _05(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # Keras surgery computes what the mask computes
+    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
+    assert 0.5 <= r["amount_chosen_on_val"] < 1
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
+def _06(r):
+    assert r["hand_vs_torch_pruning_identical"] is True  # by-hand surgery == torch-pruning, bit for bit
+    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
+    assert r["latency_speedup"] > r["masked_speedup"]  # channel removal is faster than masking
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+
+
+def _07(r):
+    assert r["masked_vs_removed_max_diff"] < 1e-4  # channel surgery (BN, next conv, NHWC fc) == channel mask
+    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
+    assert r["tflite_bytes"]["pruned"] < r["tflite_bytes"]["dense"]
+    assert r["two_four_pattern_ok"] is True
+    assert r["xnnpack_policy_rejects_small_cnn"] is True and r["xnnpack_policy_wrapped"] == ["pw1", "pw2", "pw3"]
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
 
 
 def _08(r):
@@ -75,6 +104,19 @@ def _08(r):
     assert ops["0.90"]["compression_ratio"] > ops["0.90"]["csr_byte_ratio"]  # indices cost bytes
 
 
+def _09(r):
+    for k in ("l1_near_zero_fraction", "baseline_near_zero_fraction", "l2_near_zero_fraction",
+              "dropout_near_zero_fraction"):
+        assert 0 <= r[k] <= 1, (k, r[k])
+    assert r["l1_abs_sum_ratio"] < 1  # the L1 penalty shrinks sum|w| even in a few FAST steps
+    assert r["l1_near_zero_fraction"] >= r["baseline_near_zero_fraction"]
+    assert r["l1_thresholded_gzip_bytes"] <= r["baseline_thresholded_gzip_bytes"]
+    assert 1 <= r["early_stopping_epoch"] <= r["epochs"]
+    assert abs(r["magnitude_pruned_sparsity"] - 0.9) < 1e-3
+    for k in ("magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_accuracy"):
+        assert 0.1 < r[k] <= 1, (k, r[k])
+
+
 def _10(r):
     assert isinstance(r["budget_met"], bool)
     assert r["capstone_mac_ratio"] <= 0.25 and r["capstone_gzip_ratio"] <= 0.2  # size limits hold even in FAST mode
@@ -86,64 +128,36 @@ def _10(r):
     assert r["lottery_ticket_accuracy"] == r["lottery_ticket_accuracies"][-1]
 
 
-def _02(r):
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
-    assert abs(r["sparsity"] - 0.92) < 1e-3  # the cubic schedule reaches its target even in FAST mode
-    assert r["gzip_ratio"] > 3 and r["masked_state_dict_ratio"] > 1.5  # masks double the file until prune.remove
-    assert set(r["layer_sparsity"]) == {"fc1", "fc2", "fc3"}
-    t, o = r["tradeoff"], r["tradeoff_oneshot"]
-    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t) <= set(o)
-    i = t["sparsity"].index(0.9)
-    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats the random control
-
-
-def _04(r):
-    assert r["masked_vs_removed_max_diff"] < 1e-4  # real removal computes what the mask computes
-    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
-    assert r["latency_speedup"] > r["masked_speedup"]  # removal is faster than masking, even in FAST mode
-    assert r["no_ft_accuracy_l2_50"] > r["no_ft_accuracy_random_50"] - 0.1, r  # no catastrophic L2 ranking
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
-
-
-def _06(r):
-    assert r["hand_vs_torch_pruning_identical"] is True  # by-hand surgery == torch-pruning, bit for bit
-    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
-    assert r["latency_speedup"] > r["masked_speedup"]  # channel removal is faster than masking
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
-
-
-def _05(r):
-    assert r["masked_vs_removed_max_diff"] < 1e-4  # Keras surgery computes what the mask computes
-    assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
-    assert 0.5 <= r["amount_chosen_on_val"] < 1
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
-
-
-def _07(r):
-    assert r["masked_vs_removed_max_diff"] < 1e-4  # channel surgery (BN, next conv, NHWC fc) == channel mask
-    assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
-    assert r["tflite_bytes"]["pruned"] < r["tflite_bytes"]["dense"]
-    assert r["two_four_pattern_ok"] is True
-    assert r["xnnpack_policy_rejects_small_cnn"] is True and r["xnnpack_policy_wrapped"] == ["pw1", "pw2", "pw3"]
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
-
-
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
-    "02_weight_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
-                                   "tradeoff_oneshot", "layer_sparsity", "masked_state_dict_ratio",
-                                   "latency_ratio_masked", "sensitivity_accuracy_at_90"}, _02),
-    "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
-                     "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
-                     "lottery_ticket_accuracies", "random_reinit_accuracies"}, _10),
-    "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
-                                      "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
-                                      "tflite_bytes_pruned", "tflite_bytes_sparse"}, _03),
     "01_loss_before_and_after": ({"loss_before", "loss_after_magnitude_50", "loss_after_random_50",
                                   "loss_after_largest_50", "fractions", "loss_curve",
                                   "taylor_median_rel_error_first_order",
                                   "taylor_median_rel_error_second_order"}, _01),
+    "02_weight_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
+                                   "tradeoff_oneshot", "layer_sparsity", "masked_state_dict_ratio",
+                                   "latency_ratio_masked", "sensitivity_accuracy_at_90"}, _02),
+    "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
+                                      "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
+                                      "tflite_bytes_pruned", "tflite_bytes_sparse"}, _03),
+    "04_neuron_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
+                                   "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
+                                   "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
+                                   "no_ft_accuracy_random_50"}, _04),
+    "05_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
+                                      "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
+                                      "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
+                                      "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
+    "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+                                       "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
+                                       "masked_speedup", "hand_vs_torch_pruning_identical"}, _06),
+    "07_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+                                          "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
+                                          "tflite_speedup", "tflite_bytes", "masked_vs_removed_max_diff",
+                                          "speedup_2by4_tflite", "two_four_pattern_ok",
+                                          "xnnpack_policy_rejects_small_cnn", "xnnpack_policy_wrapped",
+                                          "speedup_xnnpack_tflite_batch1"}, _07),
     "08_measuring_what_pruning_buys": ({"summary", "csr_break_even_sparsity", "csr_break_even_sparsity_b1",
                                         "csr_break_even_sparsity_b256", "csr_vs_dense_ratio_at_50_b1",
                                         "csr_vs_dense_ratio_at_50_b256", "gzip_ratio_90", "masked_file_ratio",
@@ -157,23 +171,9 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                                       "l1_abs_sum_ratio", "magnitude_pruned_sparsity",
                                                       "l1_thresholded_gzip_bytes",
                                                       "baseline_thresholded_gzip_bytes"}, _09),
-    "04_neuron_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
-                                   "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
-                                   "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
-                                   "no_ft_accuracy_random_50"}, _04),
-    "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
-                                       "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
-                                       "masked_speedup", "hand_vs_torch_pruning_identical"}, _06),
-    "05_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
-                                      "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
-                                      "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
-                                      "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
-    "07_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
-                                          "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
-                                          "tflite_speedup", "tflite_bytes", "masked_vs_removed_max_diff",
-                                          "speedup_2by4_tflite", "two_four_pattern_ok",
-                                          "xnnpack_policy_rejects_small_cnn", "xnnpack_policy_wrapped",
-                                          "speedup_xnnpack_tflite_batch1"}, _07),
+    "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
+                     "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
+                     "lottery_ticket_accuracies", "random_reinit_accuracies"}, _10),
 }
 
 
