@@ -5,38 +5,16 @@ back (with a hint), and returns True or False. It never raises for a wrong answe
 """
 from __future__ import annotations
 
-import traceback
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from ._common import call as _call
+from ._common import fail as _fail
+from ._common import ok as _ok
+
 __all__ = ["magnitude_mask", "layerwise_masks", "taylor_delta"]
-
-
-def _ok(msg: str) -> bool:
-    print(f"✔ {msg}")
-    return True
-
-
-def _fail(msg: str, hint: str = "") -> bool:
-    print(f"✘ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
-    return False
-
-
-def _call(fn: Callable, *args: Any) -> tuple[bool, Any]:
-    if not callable(fn):
-        _fail(f"expected a function, got {type(fn).__name__}")
-        return False, None
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        _fail("the function raised NotImplementedError", "replace `raise NotImplementedError` with your code")
-        return False, None
-    except Exception as e:  # report the learner's error, do not crash the notebook
-        _fail(f"the function raised {type(e).__name__}: {e}", "read the traceback below")
-        traceback.print_exc(limit=3)
-        return False, None
 
 
 def _expected_mask(w: torch.Tensor, fraction: float) -> torch.Tensor:

@@ -5,7 +5,6 @@ back (with a hint), and returns True or False.
 """
 from __future__ import annotations
 
-import traceback
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -13,29 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import call as _call
+from ._common import fail as _fail
+from ._common import ok as _ok
+
 __all__ = ["coupled_layers", "fc_columns", "filters_to_keep"]
-
-
-def _ok(msg: str) -> bool:
-    print(f"✔ {msg}")
-    return True
-
-
-def _fail(msg: str, hint: str = "") -> bool:
-    print(f"✘ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
-    return False
-
-
-def _call(fn: Callable, *args: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        _fail("the function raised NotImplementedError", "replace `raise NotImplementedError` with your code")
-        return False, None
-    except Exception as e:  # report the learner's error, do not crash the notebook
-        _fail(f"the function raised {type(e).__name__}: {e}", "read the traceback below")
-        traceback.print_exc(limit=3)
-        return False, None
 
 
 def _int_array(x: Any) -> np.ndarray | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ._common import call_named, check_callable
 
 __all__ = [
     "filter_l1",
@@ -61,22 +62,12 @@ def reference_is_2_of_4(kernel: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
+
 def _check_callable(fn: Any, name: str) -> bool:
-    if not callable(fn):
-        print(f"✗ {name}: pass your function itself, e.g. ex07.{name}({name}); got {type(fn).__name__}.")
-        return False
-    return True
+    return check_callable(fn, name, "ex07")
 
 
-def _call(fn: Callable, name: str, *args: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        print(f"✗ {name}: not implemented yet (replace `raise NotImplementedError` with your code).")
-    except Exception as e:  # the learner's code may raise anything
-        print(f"✗ {name} raised {type(e).__name__}: {e}")
-    return False, None
-
+_call = call_named
 
 def _as_array(got: Any, name: str, label: str, dtype: Any = np.float64) -> np.ndarray | None:
     if hasattr(got, "numpy") and not isinstance(got, np.ndarray):  # a tf.Tensor is fine too

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from ._common import call_named, check_callable
 
 __all__ = ["l1_penalty", "near_zero_fraction", "early_stopping_epoch",
            "reference_l1_penalty", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
@@ -60,22 +61,12 @@ def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int) -
 
 
 # --------------------------------------------------------------------------- helpers
+
 def _check_callable(fn: Any, name: str) -> bool:
-    if not callable(fn):
-        print(f"✗ {name}: pass your function itself, e.g. ex09.{name}({name}); got {type(fn).__name__}.")
-        return False
-    return True
+    return check_callable(fn, name, "ex09")
 
 
-def _call(fn: Callable, name: str, *args: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        print(f"✗ {name}: not implemented yet (replace `raise NotImplementedError` with your code).")
-    except Exception as e:  # the learner's code may raise anything
-        print(f"✗ {name} raised {type(e).__name__}: {e}")
-    return False, None
-
+_call = call_named
 
 def _mlp(seed: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
