@@ -31,7 +31,8 @@ def clean_notebook(path: Path, *, check: bool = False) -> bool:
     nb = json.loads(raw)
     nb["metadata"] = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     n_checked = 0
-    for cell in nb["cells"]:
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"cell-{i}"  # by position: rebuilding a notebook does not churn random ids
         meta = cell.get("metadata", {})
         cell["metadata"] = {k: v for k, v in meta.items() if k in ("tags",) and v}
         if cell["cell_type"] != "code":
