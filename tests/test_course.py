@@ -148,3 +148,13 @@ def test_instructor_guide_minutes_match_course_map():
         total = re.search(r"Total: (\d+) minutes", plan)
         listed = sum(int(m) for m in re.findall(r"\| (\d+) \|$", plan, re.M))
         assert total and int(total.group(1)) == listed, "workshop total must equal the sum of its blocks"
+
+
+def test_checks_are_reachable_by_exercise_name():
+    import course_utils.checks as checks
+
+    assert callable(checks.ex02_global_threshold) and callable(checks.ex10_rewind)
+    with pytest.raises(AttributeError):
+        checks.not_a_check  # noqa: B018
+    with pytest.raises(ModuleNotFoundError):
+        checks.ex99_nothing  # noqa: B018

@@ -44,7 +44,9 @@ def test_postbuild_installs_the_package_for_binder():
 
 
 @pytest.mark.parametrize("module", ["course_utils", "course_utils.data", "course_utils.metrics",
-                                    "course_utils.plots", "course_utils.schedules", "course_utils.runner"])
+                                    "course_utils.plots", "course_utils.schedules", "course_utils.runner",
+                                    "course_utils.checks", "course_utils.capstone", "course_utils.history",
+                                    "course_utils.course", "course_utils.nbtools"])
 def test_import_loads_no_framework(module):
     code = (f"import sys, {module}; bad = [m for m in ('torch', 'tensorflow', 'keras', 'tf_keras') if m in sys.modules];"
             " print(bad); sys.exit(1 if bad else 0)")
