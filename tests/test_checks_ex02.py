@@ -53,3 +53,45 @@ def test_second_amount_reports_errors(capsys):
 
     assert ex02.second_amount(todo) is False
     assert "NotImplementedError" in capsys.readouterr().out
+
+
+def _han_models():
+    import copy
+
+    from course_utils import models_torch, pruning_torch, train_torch
+
+    dense = models_torch.mlp(seed=0)
+    rng = torch.Generator().manual_seed(0)
+    x, y = torch.rand(64, 784, generator=rng), torch.randint(0, 10, (64,), generator=rng)
+    han = copy.deepcopy(dense)
+    pruning_torch.layerwise_prune(han, dict(ex02.HAN_SPARSITY))
+    train_torch.fit(han, (x.numpy(), y.numpy()), epochs=1, lr=1e-3, progress=False)
+    return dense, han, (x.numpy(), y.numpy())
+
+
+def test_han_recipe_accepts_reference(capsys):
+    dense, han, _ = _han_models()
+    assert ex02.han_recipe(han, dense) is True
+    assert "✔" in capsys.readouterr().out
+
+
+def test_han_recipe_rejects_mistakes(capsys):
+    import copy
+
+    from course_utils import pruning_torch, train_torch
+
+    dense, han, data = _han_models()
+    assert ex02.han_recipe(dense, dense) is False  # the dense model itself
+    glob = copy.deepcopy(dense)  # global pruning to the same total: wrong per-layer sparsities
+    pruning_torch.global_prune(glob, 0.918)
+    train_torch.fit(glob, data, epochs=1, lr=1e-3, progress=False)
+    assert ex02.han_recipe(glob, dense) is False
+    unfit = copy.deepcopy(dense)  # right masks, no fine-tuning
+    pruning_torch.layerwise_prune(unfit, dict(ex02.HAN_SPARSITY))
+    assert ex02.han_recipe(unfit, dense) is False
+    rnd = copy.deepcopy(dense)  # random instead of magnitude
+    pruning_torch.layerwise_prune(rnd, dict(ex02.HAN_SPARSITY), method="random")
+    train_torch.fit(rnd, data, epochs=1, lr=1e-3, progress=False)
+    assert ex02.han_recipe(rnd, dense) is False
+    out = capsys.readouterr().out
+    assert "not fine-tuned" in out and "largest |w|" in out and "expected 92%" in out

@@ -16,7 +16,7 @@ from ._common import call as _call
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["global_threshold", "second_amount"]
+__all__ = ["global_threshold", "han_recipe", "second_amount"]
 
 
 def _as_float(x: Any) -> float | None:
@@ -110,3 +110,45 @@ def second_amount(fn: Callable[[float, float], Any]) -> bool:
         if abs(measured - target) > 1e-3:
             return _fail(f"current={current}, target={target}: torch ended at {measured:.3f} sparsity")
     return _ok("second_amount: two stacked prune calls reach the target sparsity")
+
+
+HAN_SPARSITY = {"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}  # Han et al. 2015, LeNet-300-100: 8 %, 9 %, 26 % kept
+
+
+def _effective(module: nn.Module) -> torch.Tensor:
+    if hasattr(module, "weight_orig") and hasattr(module, "weight_mask"):
+        return (module.weight_orig * module.weight_mask).detach()
+    return module.weight.detach()
+
+
+def han_recipe(model: Any, dense: nn.Module) -> bool:
+    """Exercise 3 of 02_weight_pruning_pytorch: ``model`` is ``dense`` pruned layer-wise to Han et al.'s
+    sparsities (fc1 92 %, fc2 91 %, fc3 74 %) by magnitude, then fine-tuned with the masks kept."""
+    if not isinstance(model, nn.Module):
+        return _fail(f"pass your pruned model (an nn.Module), got {type(model).__name__}")
+    if model is dense:
+        return _fail("you passed `dense` itself", "prune a fresh copy: han = copy.deepcopy(dense)")
+    for name, target in HAN_SPARSITY.items():
+        try:
+            w, w0 = _effective(model.get_submodule(name)), dense.get_submodule(name).weight.detach()
+        except AttributeError:
+            return _fail(f"the model has no layer {name!r}", "start from a copy of the course MLP `dense`")
+        n = w.numel()
+        zeros = int((w == 0).sum())
+        want = round(target * n)
+        if abs(zeros - want) > max(1, 0.001 * n):
+            hint = ("amounts are per layer: pt.layerwise_prune(model, {'fc1': 0.92, ...})"
+                    if abs(zeros / n - target) > 0.01 else "prune the fresh copy once (masks stack on re-runs)")
+            return _fail(f"{name}: {zeros / n:.2%} of the weights are zero, expected {target:.0%}", hint)
+        kept = w != 0
+        by_magnitude = torch.zeros(n, dtype=torch.bool)
+        by_magnitude[torch.argsort(w0.abs().flatten(), descending=True)[: n - want]] = True
+        agree = float((kept.flatten() == by_magnitude).float().mean())
+        if agree < 0.99:
+            return _fail(f"{name}: the kept weights are not the largest |w| of `dense` ({agree:.1%} agree)",
+                         "rank by magnitude within each layer (layer-wise), not at random or globally")
+        moved = float((w[kept] - w0[kept]).abs().max()) if bool(kept.any()) else 0.0
+        if moved == 0.0:
+            return _fail(f"{name}: the kept weights equal `dense`'s: the model was not fine-tuned",
+                         "train it with train_torch.fit(...) after pruning; the masks keep the zeros at zero")
+    return _ok("Han's per-layer sparsities, by magnitude within each layer, and fine-tuned with the masks kept")
