@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+from ._validate import check_sizes as _check_sizes
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -36,20 +37,6 @@ def he_uniform_bound(fan_in: int) -> float:
     if fan_in <= 0:
         raise ValueError(f"fan_in must be positive, got {fan_in}")
     return math.sqrt(6.0 / fan_in)
-
-
-def _check_sizes(values: Sequence[int], what: str, *, exact: int | None = None) -> tuple[int, ...]:
-    if isinstance(values, (int, str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{what} must be a tuple/list of positive ints, got {values!r}")
-    out = tuple(values)
-    if exact is not None and len(out) != exact:
-        raise ValueError(f"{what} must have exactly {exact} entries, got {len(out)}: {out!r}")
-    if len(out) == 0:
-        raise ValueError(f"{what} needs at least one layer size, got an empty sequence")
-    for v in out:
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{what} must contain positive ints, got {out!r}")
-    return out
 
 
 def _check_seed(seed: int) -> int:
