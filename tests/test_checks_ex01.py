@@ -15,7 +15,7 @@ def magnitude_mask(w, fraction):
 
 def test_magnitude_mask_accepts_reference(capsys):
     assert ex01.magnitude_mask(magnitude_mask) is True
-    assert "✔" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 def test_magnitude_mask_rejects_mistakes(capsys):

@@ -13,7 +13,7 @@ def global_threshold(weights, amount):
 
 def test_global_threshold_accepts_reference(capsys):
     assert ex02.global_threshold(global_threshold) is True
-    assert "✔" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
     # a 0-d tensor is fine too
     assert ex02.global_threshold(lambda w, a: torch.tensor(global_threshold(w, a))) is True
 
@@ -72,7 +72,7 @@ def _han_models():
 def test_han_recipe_accepts_reference(capsys):
     dense, han, _ = _han_models()
     assert ex02.han_recipe(han, dense) is True
-    assert "✔" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 def test_han_recipe_rejects_mistakes(capsys):

@@ -15,7 +15,7 @@ def apoz_ref(acts):
 
 def test_apoz_accepts_reference(capsys):
     assert ex04.apoz(apoz_ref) is True
-    assert "✔" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 def test_apoz_accepts_numpy_return():

@@ -19,7 +19,7 @@ def keep_ref(weight, amount):
 
 def test_filters_accepts_reference(capsys):
     assert ex06.filters_to_keep(keep_ref) is True
-    assert "✔" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 def test_filters_accepts_unsorted_numpy():

@@ -82,14 +82,14 @@ def prune_round_in_place(masks, weights, rate):
 
 def test_prune_round_accepts_reference(capsys):
     assert ex10.prune_round(prune_round) is True
-    assert "Correct" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong", [prune_round_ranks_zeros, prune_round_ignores_mask, prune_round_of_original,
                                    prune_round_global, prune_round_in_place])
 def test_prune_round_rejects_wrong(wrong, capsys):
     assert ex10.prune_round(wrong) is False
-    assert "Not yet" in capsys.readouterr().out
+    assert "✗" in capsys.readouterr().out
 
 
 def test_prune_round_survives_a_crashing_answer(capsys):
@@ -148,13 +148,13 @@ def rewind_load_only(model, init_state, masks):
 
 def test_rewind_accepts_reference(capsys):
     assert ex10.rewind(rewind) is True
-    assert "Correct" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong", [rewind_zero_once, rewind_weights_only, rewind_load_only])
 def test_rewind_rejects_wrong(wrong, capsys):
     assert ex10.rewind(wrong) is False
-    assert "Not yet" in capsys.readouterr().out
+    assert "✗" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- challenge
@@ -178,7 +178,7 @@ def _fake_report(**changes) -> capstone.Report:
 
 def test_challenge_accepts_a_passing_report(capsys):
     assert ex10.challenge(_fake_report()) is True
-    assert "Correct" in capsys.readouterr().out
+    assert "✓" in capsys.readouterr().out
 
 
 def test_challenge_rejects_failed_loose_or_wrong_objects(capsys):

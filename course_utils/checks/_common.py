@@ -11,23 +11,23 @@ from typing import Any
 
 def ok(msg: str) -> bool:
     """Print a pass line and return True."""
-    print(f"✔ {msg}")
+    print(f"✓ {msg}")
     return True
 
 
 def fail(msg: str, hint: str = "") -> bool:
     """Print what went wrong (and a hint) and return False."""
-    print(f"✘ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
+    print(f"✗ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
     return False
 
 
-def call(fn: Callable, *args: Any) -> tuple[bool, Any]:
+def call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
     """Call the learner's ``fn``; on any error report it (not crash the notebook) and return (False, None)."""
     if not callable(fn):
         fail(f"expected a function, got {type(fn).__name__}")
         return False, None
     try:
-        return True, fn(*args)
+        return True, fn(*args, **kwargs)
     except NotImplementedError:
         fail("the function raised NotImplementedError", "replace `raise NotImplementedError` with your code")
         return False, None

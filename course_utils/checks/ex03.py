@@ -10,29 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ._common import call as _call
+from ._common import fail as _fail
+from ._common import ok as _ok
 
 __all__ = ["clone_function", "global_layer_sparsity", "polynomial_sparsity"]
-
-
-def _ok(msg: str) -> bool:
-    print(f"✓ {msg}")
-    return True
-
-
-def _fail(msg: str, hint: str = "") -> bool:
-    print(f"✗ {msg}" + (f"\n  Hint: {hint}" if hint else ""))
-    return False
-
-
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args, **kwargs)
-    except NotImplementedError:
-        print("✗ the function is not written yet (it raises NotImplementedError).")
-        return False, None
-    except Exception as e:  # noqa: BLE001 (report any learner error)
-        print(f"✗ calling {getattr(fn, '__name__', 'your function')} raised {type(e).__name__}: {e}")
-        return False, None
 
 
 # ----------------------------------------------------------------------------- exercise 1

@@ -9,29 +9,19 @@ came back (with a hint), and returns True or False. Usage in the notebook::
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ._common import call as _call
+from ._common import check_callable
+from ._common import ok as _ok
 
 __all__ = ["csr_bytes", "csr_storage_break_even", "theoretical_speedup"]
 
 
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args, **kwargs)
-    except Exception as e:  # the learner's code failed: show why, do not crash the notebook
-        print(f"✗ your function raised {type(e).__name__}: {e}")
-        print("".join(traceback.format_exception_only(type(e), e)).strip())
-        return False, None
-
-
 def _check_callable(fn: Any, name: str) -> bool:
-    if not callable(fn):
-        print(f"✗ pass your function itself, e.g. ex08.{name}({name}), got {type(fn).__name__}")
-        return False
-    return True
+    return check_callable(fn, name, "ex08")
 
 
 def _number(x: Any) -> float | None:
@@ -40,11 +30,6 @@ def _number(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
-
-
-def _ok(msg: str) -> bool:
-    print(f"✓ {msg}")
-    return True
 
 
 # ----------------------------------------------------------------------------- exercise 1

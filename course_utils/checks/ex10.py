@@ -10,35 +10,16 @@ from __future__ import annotations
 
 import copy
 import math
-import traceback
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import capstone
+from ._common import call as _call
+from ._common import fail as _fail
+from ._common import ok as _ok
 
 __all__ = ["challenge", "prune_round", "rewind"]
-
-
-def _fail(msg: str, hint: str = "") -> bool:
-    print(f"Not yet: {msg}")
-    if hint:
-        print(f"Hint: {hint}")
-    return False
-
-
-def _ok(msg: str) -> bool:
-    print(f"Correct: {msg}")
-    return True
-
-
-def _call(fn: Callable, *args: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(*args)
-    except Exception as e:  # the learner's code: report any error, do not crash the notebook
-        tb = traceback.format_exception_only(type(e), e)[-1].strip()
-        print(f"Not yet: your function raised {tb}")
-        return False, None
 
 
 # ----------------------------------------------------------------------------- exercise 1
