@@ -1,7 +1,7 @@
 """Command line: ``python -m course_utils <command>``.
 
 - ``run-all [--full|--fast] [--only TEXT]``  execute notebooks in order, print the benchmark table
-- ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins) and the README course map
+- ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins), the README course map and notebook badges
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
 - ``learner-edition [--check]``             write learner/: notebooks with solutions removed
 - ``env``                                    print the environment report (versions, threads, memory)
@@ -47,10 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         from .course import sync_readme
         from .pins import sync_environment_yml
 
-        ok = sync_environment_yml(check=args.check) & sync_readme(check=args.check)
+        from .nbtools import sync_badge
+        from .runner import notebooks
+
+        stale_badges = [p.name for p in notebooks() if sync_badge(p, check=args.check)]
+        ok = sync_environment_yml(check=args.check) & sync_readme(check=args.check) & (not stale_badges)
         if args.check and not ok:
-            print("environment.yml or the README course map is stale: run `python -m course_utils sync-env`",
-                  file=sys.stderr)
+            print("environment.yml, the README course map or a notebook's Binder badge is stale: "
+                  "run `python -m course_utils sync-env`", file=sys.stderr)
             return 1
         return 0
     if args.command == "clean":

@@ -214,3 +214,29 @@ def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = Fal
             if not check:
                 stale.unlink()
     return changed
+
+
+_BADGE = re.compile(r"\[!\[Binder\]\([^)]*\)\]\(https://mybinder\.org/[^)]*\)")
+
+
+def sync_badge(path: Path, *, check: bool = False) -> bool:
+    """Make the Binder badge in the header cell the one ``links.binder_badge`` renders for this notebook.
+
+    Returns True if it was (or, with ``check``, would be) changed. So ``links.GITHUB_REPO`` is the one
+    place the repository is named: change it and run ``python -m course_utils sync-env``.
+    """
+    from .links import binder_badge
+
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    head = _src(nb["cells"][0])
+    if not _BADGE.search(head):
+        raise ValueError(f"{path.name}: the header cell has no Binder badge to update")
+    new = _BADGE.sub(lambda _: binder_badge(path.name), head)
+    if new == head:
+        return False
+    if not check:
+        nb["cells"][0]["source"] = new
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        clean_notebook(path)
+    return True

@@ -158,3 +158,18 @@ def test_checks_are_reachable_by_exercise_name():
         checks.not_a_check  # noqa: B018
     with pytest.raises(ModuleNotFoundError):
         checks.ex99_nothing  # noqa: B018
+
+
+def test_sync_badge_rewrites_a_stale_badge(tmp_path, monkeypatch):
+    import shutil
+
+    src = notebooks()[0]
+    p = tmp_path / src.name
+    shutil.copy(src, p)
+    assert nbtools.sync_badge(p, check=True) is False
+    monkeypatch.setattr(links, "GITHUB_REPO", "someone/else")
+    assert nbtools.sync_badge(p, check=True) is True
+    assert nbtools.sync_badge(p) is True
+    head = "".join(json.loads(p.read_text())["cells"][0]["source"])
+    assert "mybinder.org/v2/gh/someone/else/main" in head and head.count("mybinder.org/v2/gh") == 1
+    assert nbtools.sync_badge(p, check=True) is False
