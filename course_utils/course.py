@@ -60,7 +60,8 @@ def course_map_markdown(*, links_relative_to: str = "notebooks/") -> str:
 
 
 def sync_readme(*, check: bool = False) -> bool:
-    """Write the course map into README.md between its markers (``check``: only report if current)."""
+    """Write the course map into README.md between its markers and re-render its Binder badge
+    (``check``: only report whether README.md is current)."""
     from .results import REPO_ROOT
 
     path = REPO_ROOT / "README.md"
@@ -70,7 +71,10 @@ def sync_readme(*, check: bool = False) -> bool:
         raise ValueError("README.md lacks the course-map markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    new = f"{head}{start}\n{course_map_markdown()}\n{end}{tail}"
+    from .links import binder_badge
+    from .nbtools import _BADGE
+
+    new = _BADGE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown()}\n{end}{tail}")
     if check:
         return new == text
     path.write_text(new)

@@ -173,3 +173,9 @@ def test_sync_badge_rewrites_a_stale_badge(tmp_path, monkeypatch):
     head = "".join(json.loads(p.read_text())["cells"][0]["source"])
     assert "mybinder.org/v2/gh/someone/else/main" in head and head.count("mybinder.org/v2/gh") == 1
     assert nbtools.sync_badge(p, check=True) is False
+
+
+def test_sync_readme_rerenders_the_badge(monkeypatch):
+    assert course.sync_readme(check=True)
+    monkeypatch.setattr(links, "GITHUB_REPO", "someone/else")
+    assert not course.sync_readme(check=True)
