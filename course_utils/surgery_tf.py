@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .env import load_tensorflow
+from ._validate import keep_index_array
 
 tf, keras = load_tensorflow()
 L = keras.layers
@@ -99,23 +100,7 @@ def _check_keep(keep_idx: Any, n: int, what: str) -> np.ndarray:
     """``keep_idx`` as a sorted int64 array of distinct indices in ``[0, n)``; at least one."""
     if hasattr(keep_idx, "numpy") and not isinstance(keep_idx, np.ndarray):
         keep_idx = keep_idx.numpy()
-    arr = np.asarray(keep_idx)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise ValueError(f"a boolean keep mask for {what} must have shape ({n},), got {arr.shape}")
-        arr = np.flatnonzero(arr)
-    if arr.ndim != 1:
-        raise ValueError(f"keep_idx for {what} must be 1-D indices, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"keep_idx for {what} must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size == 0:
-        raise ValueError(f"keep_idx for {what} is empty: keep at least one unit/channel")
-    if arr.min() < 0 or arr.max() >= n:
-        raise ValueError(f"keep_idx for {what} must be in [0, {n - 1}], got values in [{arr.min()}, {arr.max()}]")
-    if len(np.unique(arr)) != len(arr):
-        raise ValueError(f"keep_idx for {what} has repeated indices")
-    return np.sort(arr)
+    return keep_index_array(keep_idx, n, what)
 
 
 def _check_amount(amount: Any) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune
+from ._validate import keep_index_array
 
 __all__ = [
     "CRITERIA",
@@ -179,26 +180,7 @@ def _as_index_array(keep_idx: IndexLike, n: int, what: str) -> np.ndarray:
     """Validate ``keep_idx`` (ints, or a boolean mask of length ``n``) → sorted unique int64 array."""
     if isinstance(keep_idx, torch.Tensor):
         keep_idx = keep_idx.detach().cpu().numpy()
-    arr = np.asarray(keep_idx)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise ValueError(f"a boolean keep mask for {what} must have shape ({n},), got {arr.shape}")
-        arr = np.flatnonzero(arr)
-    if arr.ndim != 1:
-        raise ValueError(f"keep_idx must be a 1-D list of indices, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"keep_idx must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size == 0:
-        raise ValueError(f"keep_idx is empty: keep at least one of the {n} {what}")
-    if arr.min() < 0 or arr.max() >= n:
-        raise ValueError(f"keep_idx must be in [0, {n - 1}] for {n} {what}, got values in [{arr.min()}, {arr.max()}]")
-    if len(np.unique(arr)) != len(arr):
-        raise ValueError("keep_idx contains duplicates")
-    return np.sort(arr)
+    return keep_index_array(keep_idx, n, what, allow_integral_floats=True)
 
 
 def keep_indices(scores: Any, amount: float) -> np.ndarray:
