@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_utils.checks import ex02
+from course_utils.checks._common import verdict
 
 
 def global_threshold(weights, amount):
@@ -35,24 +36,24 @@ def test_global_threshold_rejects_mistakes(capsys):
         return every.kthvalue(round(amount * every.numel()) + 1).values.item()
 
     for wrong, words in [(values, "values"), (first_layer, "fc1"), (per_layer, "one number"), (off_by_one, "off by one")]:
-        assert ex02.global_threshold(wrong) is False
+        assert verdict(ex02.global_threshold, wrong) is False
         assert words in capsys.readouterr().out
 
 
 def test_second_amount(capsys):
     assert ex02.second_amount(lambda current, target: (target - current) / (1 - current)) is True
     capsys.readouterr()
-    assert ex02.second_amount(lambda current, target: target - current) is False
+    assert verdict(ex02.second_amount, lambda current, target: target - current) is False
     assert "fraction of *all* weights" in capsys.readouterr().out
-    assert ex02.second_amount(lambda current, target: target) is False
+    assert verdict(ex02.second_amount, lambda current, target: target) is False
 
 
 def test_second_amount_reports_errors(capsys):
     def todo(current, target):
         raise NotImplementedError
 
-    assert ex02.second_amount(todo) is False
-    assert "NotImplementedError" in capsys.readouterr().out
+    assert ex02.second_amount(todo) is None  # the learner edition's placeholder: not attempted, no error
+    assert "not attempted" in capsys.readouterr().out
 
 
 def _han_models():
@@ -81,17 +82,34 @@ def test_han_recipe_rejects_mistakes(capsys):
     from course_utils import pruning_torch, train_torch
 
     dense, han, data = _han_models()
-    assert ex02.han_recipe(dense, dense) is False  # the dense model itself
+    assert verdict(ex02.han_recipe, dense, dense) is False  # the dense model itself
     glob = copy.deepcopy(dense)  # global pruning to the same total: wrong per-layer sparsities
     pruning_torch.global_prune(glob, 0.918)
     train_torch.fit(glob, data, epochs=1, lr=1e-3, progress=False)
-    assert ex02.han_recipe(glob, dense) is False
+    assert verdict(ex02.han_recipe, glob, dense) is False
     unfit = copy.deepcopy(dense)  # right masks, no fine-tuning
     pruning_torch.layerwise_prune(unfit, dict(ex02.HAN_SPARSITY))
-    assert ex02.han_recipe(unfit, dense) is False
+    assert verdict(ex02.han_recipe, unfit, dense) is False
     rnd = copy.deepcopy(dense)  # random instead of magnitude
     pruning_torch.layerwise_prune(rnd, dict(ex02.HAN_SPARSITY), method="random")
     train_torch.fit(rnd, data, epochs=1, lr=1e-3, progress=False)
-    assert ex02.han_recipe(rnd, dense) is False
+    assert verdict(ex02.han_recipe, rnd, dense) is False
     out = capsys.readouterr().out
     assert "not fine-tuned" in out and "largest |w|" in out and "expected 92%" in out
+
+
+def test_self_check_protocol(capsys, monkeypatch):
+    """Not attempted prints one line and does not raise; wrong raises after the ✗ line; grading mode fails both."""
+    import pytest
+
+    from course_utils.checks._common import ExerciseFailed
+
+    assert ex02.second_amount(None) is None
+    assert "not attempted" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed):
+        ex02.second_amount(lambda current, target: target)
+    assert "✗" in capsys.readouterr().out
+    assert ex02.second_amount(lambda c, t: (t - c) / (1 - c)) is True
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    with pytest.raises(ExerciseFailed, match="not attempted"):
+        ex02.second_amount(None)

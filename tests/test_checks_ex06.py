@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from course_utils.checks import ex06
+from course_utils.checks._common import verdict
 
 tp = pytest.importorskip("torch_pruning")
 
@@ -31,7 +32,7 @@ def test_filters_rejects_l2_ranking(capsys):
         n_remove = round(amount * weight.shape[0])
         return torch.sort(torch.argsort(weight.flatten(1).norm(dim=1))[n_remove:]).values
 
-    assert ex06.filters_to_keep(l2) is False
+    assert verdict(ex06.filters_to_keep, l2) is False
     assert "L2 ranking" in capsys.readouterr().out
 
 
@@ -40,7 +41,7 @@ def test_filters_rejects_keeping_the_smallest(capsys):
         n_keep = weight.shape[0] - round(amount * weight.shape[0])
         return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_keep]
 
-    assert ex06.filters_to_keep(smallest) is False
+    assert verdict(ex06.filters_to_keep, smallest) is False
     assert "SMALLEST" in capsys.readouterr().out
 
 
@@ -49,7 +50,7 @@ def test_filters_rejects_truncation(capsys):
         n_remove = int(amount * weight.shape[0])
         return torch.argsort(weight.abs().flatten(1).sum(dim=1))[n_remove:]
 
-    assert ex06.filters_to_keep(truncating) is False
+    assert verdict(ex06.filters_to_keep, truncating) is False
     assert "round(amount * n)" in capsys.readouterr().out
 
 
@@ -58,7 +59,7 @@ def test_filters_rejects_returning_removed(capsys):
         n_remove = round(amount * weight.shape[0])
         return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_remove]
 
-    assert ex06.filters_to_keep(removed) is False
+    assert verdict(ex06.filters_to_keep, removed) is False
 
 
 # ----------------------------------------------------------------------------- exercise 2: fc columns
@@ -78,12 +79,12 @@ def test_columns_rejects_nhwc_order(capsys):
         n = max(keep) + 1
         return np.array([p * n + c for p in range(spatial) for c in keep])
 
-    assert ex06.fc_columns(nhwc) is False
+    assert verdict(ex06.fc_columns, nhwc) is False
     assert "NCHW" in capsys.readouterr().out
 
 
 def test_columns_rejects_one_column_per_channel(capsys):
-    assert ex06.fc_columns(lambda k, s: torch.as_tensor(k) * s) is False
+    assert verdict(ex06.fc_columns, lambda k, s: torch.as_tensor(k) * s) is False
     assert "owns" in capsys.readouterr().out
 
 
@@ -92,7 +93,7 @@ def test_columns_rejects_unsorted_channels(capsys):
         keep = torch.as_tensor(keep_channels)
         return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
 
-    assert ex06.fc_columns(unsorted) is False
+    assert verdict(ex06.fc_columns, unsorted) is False
     assert "wrong order" in capsys.readouterr().out
 
 
@@ -109,7 +110,7 @@ def test_coupled_accepts_reference():
 
 
 def test_coupled_rejects_the_layer_alone(capsys):
-    assert ex06.coupled_layers(lambda model, name, x: [name]) is False
+    assert verdict(ex06.coupled_layers, lambda model, name, x: [name]) is False
     assert "more than the layer itself" in capsys.readouterr().out
 
 
@@ -118,7 +119,7 @@ def test_coupled_rejects_next_layer_guess():
         names = [n for n, _ in model.named_children()]
         return [name, names[names.index(name) + 1]]
 
-    assert ex06.coupled_layers(next_only) is False
+    assert verdict(ex06.coupled_layers, next_only) is False
 
 
 def test_coupled_rejects_pruning_the_model(capsys):
@@ -128,5 +129,5 @@ def test_coupled_rejects_pruning_the_model(capsys):
         group.prune()
         return coupled_ref(model, name, x)
 
-    assert ex06.coupled_layers(prunes) is False
+    assert verdict(ex06.coupled_layers, prunes) is False
     assert "pruned the model" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import pytest
 
 from course_utils import metrics
 from course_utils.checks import ex08
+from course_utils.checks._common import verdict
 
 
 # ----------------------------------------------------------------------------- reference solutions
@@ -51,7 +52,7 @@ def test_the_notebook_helper_passes_too():
 
 # ----------------------------------------------------------------------------- reject
 def test_csr_bytes_rejects_nonzeros_times_four(capsys):
-    assert ex08.csr_bytes(lambda m, index_bytes=4, value_bytes=4: int(np.count_nonzero(m)) * value_bytes) is False
+    assert verdict(ex08.csr_bytes, lambda m, index_bytes=4, value_bytes=4: int(np.count_nonzero(m)) * value_bytes) is False
     assert "anchors' mistake" in capsys.readouterr().out
 
 
@@ -60,7 +61,7 @@ def test_csr_bytes_rejects_rows_instead_of_rows_plus_one(capsys):
         nnz = int(np.count_nonzero(m))
         return nnz * (value_bytes + index_bytes) + m.shape[0] * index_bytes
 
-    assert ex08.csr_bytes(off_by_one) is False
+    assert verdict(ex08.csr_bytes, off_by_one) is False
     assert "rows + 1" in capsys.readouterr().out
 
 
@@ -68,17 +69,17 @@ def test_csr_bytes_survives_a_crashing_function(capsys):
     def broken(m, index_bytes=4, value_bytes=4):
         raise RuntimeError("boom")
 
-    assert ex08.csr_bytes(broken) is False
+    assert verdict(ex08.csr_bytes, broken) is False
     assert "boom" in capsys.readouterr().out
-    assert ex08.csr_bytes("not a function") is False
+    assert verdict(ex08.csr_bytes, "not a function") is False
 
 
 def test_csr_storage_break_even_rejects_density_and_half(capsys):
-    assert ex08.csr_storage_break_even(lambda r, c, value_bytes=4, index_bytes=4:
-                                       1 - break_even_ref(r, c, value_bytes, index_bytes)) is False
+    assert verdict(ex08.csr_storage_break_even, lambda r, c, value_bytes=4, index_bytes=4:
+                   1 - break_even_ref(r, c, value_bytes, index_bytes)) is False
     assert "density" in capsys.readouterr().out
-    assert ex08.csr_storage_break_even(lambda r, c, value_bytes=4, index_bytes=4:
-                                       index_bytes / (value_bytes + index_bytes)) is False
+    assert verdict(ex08.csr_storage_break_even, lambda r, c, value_bytes=4, index_bytes=4:
+                   index_bytes / (value_bytes + index_bytes)) is False
     assert "row pointers" in capsys.readouterr().out
 
 
@@ -86,7 +87,7 @@ def test_theoretical_speedup_rejects_compression_ratio(capsys):
     def params_ratio(dense_model, pruned_model, input_shape):
         return metrics.count_params(dense_model) / metrics.count_nonzero(pruned_model)
 
-    assert ex08.theoretical_speedup(params_ratio) is False
+    assert verdict(ex08.theoretical_speedup, params_ratio) is False
     assert "compression ratio" in capsys.readouterr().out
 
 
@@ -94,7 +95,7 @@ def test_theoretical_speedup_rejects_dense_macs_ratio(capsys):
     def dense_ratio(dense_model, pruned_model, input_shape):
         return metrics.macs(dense_model, input_shape) / metrics.macs(pruned_model, input_shape)
 
-    assert ex08.theoretical_speedup(dense_ratio) is False
+    assert verdict(ex08.theoretical_speedup, dense_ratio) is False
     assert "dense shapes" in capsys.readouterr().out
 
 

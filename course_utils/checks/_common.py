@@ -1,12 +1,33 @@
-"""What every exercise checker shares: how it reports, and how it calls the learner's function.
+"""What every exercise checker shares: how it reports, how it calls the learner's answer, and what a
+self-check does in a notebook.
 
-A checker never raises for a wrong answer: it prints what it expected and a hint, and returns False.
+A self-check cell in a notebook calls a public checker, e.g. ``ex02.second_amount(second_amount)``.
+Every public checker is wrapped by :func:`exercise`, which gives the three outcomes a learner sees:
+
+- **not attempted yet** — the answer is ``None`` (the learner edition's placeholder) or the learner's function
+  still raises ``NotImplementedError``: one line ``○ … not attempted yet``, no error, so *Run All* goes on;
+- **correct** — ``✓ …`` and the checker returns ``True``;
+- **wrong** — ``✗ …`` with a hint, then :class:`ExerciseFailed` (an ``AssertionError``) is raised, so a
+  wrong answer stops *Run All* and fails autograding and CI.
+
+With the environment variable ``COURSE_GRADING=1`` (set by an autograder) an unattempted exercise raises too.
+The unwrapped verdict (``True``/``False``/``None``, never raising) is :func:`verdict`.
 """
 from __future__ import annotations
 
+import functools
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+
+class NotAttempted(Exception):
+    """The learner has not answered yet (placeholder ``None`` or ``raise NotImplementedError``)."""
+
+
+class ExerciseFailed(AssertionError):
+    """A self-check found a wrong answer (what and why were printed above the traceback)."""
 
 
 def ok(msg: str) -> bool:
@@ -21,16 +42,67 @@ def fail(msg: str, hint: str = "") -> bool:
     return False
 
 
+def grading() -> bool:
+    """True when an autograder runs the notebook (``COURSE_GRADING=1``): unattempted exercises then fail."""
+    return os.environ.get("COURSE_GRADING", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def exercise(checker: Callable[..., bool]) -> Callable[..., bool | None]:
+    """Wrap a checker ``checker(answer, *context) -> bool`` into a notebook self-check (see the module docstring).
+
+    The wrapped function keeps the checker's name and docstring; ``wrapped.verdict`` is the plain checker
+    behind it, wrapped only for "not attempted".
+    """
+    name = checker.__name__
+
+    @functools.wraps(checker)
+    def verdict_of(answer: Any = None, *args: Any, **kwargs: Any) -> bool | None:
+        if answer is None:
+            raise NotAttempted
+        return checker(answer, *args, **kwargs)
+
+    @functools.wraps(checker)
+    def self_check(answer: Any = None, *args: Any, **kwargs: Any) -> bool | None:
+        try:
+            passed = verdict_of(answer, *args, **kwargs)
+        except NotAttempted:
+            print(f"○ {name}: not attempted yet. Write your answer in the cell above and run both cells "
+                  "(stuck? the commented line in this cell loads the reference solution).")
+            if grading():
+                raise ExerciseFailed(f"{name}: not attempted") from None
+            return None
+        if not passed:
+            raise ExerciseFailed(f"{name}: not yet right — see the ✗ line and hint above")
+        return True
+
+    def verdict(answer: Any = None, *args: Any, **kwargs: Any) -> bool | None:
+        try:
+            return verdict_of(answer, *args, **kwargs)
+        except NotAttempted:
+            return None
+
+    self_check.verdict = verdict  # type: ignore[attr-defined]
+    return self_check
+
+
+def verdict(check: Callable[..., Any], *args: Any, **kwargs: Any) -> bool | None:
+    """``True``/``False``/``None`` (not attempted) of a self-check, printing its messages but never raising."""
+    return check.verdict(*args, **kwargs)
+
+
 def call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
-    """Call the learner's ``fn``; on any error report it (not crash the notebook) and return (False, None)."""
+    """Call the learner's ``fn``; on an error report it (not crash the notebook) and return (False, None).
+
+    ``NotImplementedError`` (the learner edition's placeholder body) means "not attempted": it propagates
+    as :class:`NotAttempted` to the :func:`exercise` wrapper.
+    """
     if not callable(fn):
         fail(f"expected a function, got {type(fn).__name__}")
         return False, None
     try:
         return True, fn(*args, **kwargs)
     except NotImplementedError:
-        fail("the function raised NotImplementedError", "replace `raise NotImplementedError` with your code")
-        return False, None
+        raise NotAttempted from None
     except Exception as e:  # report the learner's error, do not crash the notebook
         fail(f"the function raised {type(e).__name__}: {e}", "read the traceback below")
         traceback.print_exc(limit=3)
@@ -50,7 +122,7 @@ def call_named(fn: Callable, name: str, *args: Any) -> tuple[bool, Any]:
     try:
         return True, fn(*args)
     except NotImplementedError:
-        print(f"✗ {name}: not implemented yet (replace `raise NotImplementedError` with your code).")
+        raise NotAttempted from None
     except Exception as e:  # the learner's code may raise anything
         print(f"✗ {name} raised {type(e).__name__}: {e}")
     return False, None

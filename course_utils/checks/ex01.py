@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -78,6 +79,7 @@ def _cases() -> list[tuple[str, torch.Tensor, float]]:
 
 
 # ----------------------------------------------------------------------------- exercise 1
+@_exercise
 def magnitude_mask(fn: Callable[[torch.Tensor, float], Any]) -> bool:
     """Check ``fn(w, fraction) -> bool mask`` (True = keep) that removes the
     ``round(fraction * w.numel())`` weights of smallest magnitude |w|, without changing ``w``."""
@@ -95,6 +97,7 @@ def magnitude_mask(fn: Callable[[torch.Tensor, float], Any]) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 2
+@_exercise
 def layerwise_masks(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool:
     """Check ``fn(weights, fraction) -> {name: mask}`` that prunes each layer *separately* by magnitude:
     every layer loses ``round(fraction * layer size)`` of its own smallest-|w| weights."""
@@ -128,6 +131,7 @@ def layerwise_masks(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool
 
 
 # ----------------------------------------------------------------------------- exercise 3
+@_exercise
 def taylor_delta(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any]) -> bool:
     """Check ``fn(w, g, h) -> predicted change of the loss`` when each weight is removed *alone*:
     ``-g * w + 0.5 * h * w**2`` element-wise (second-order Taylor with the diagonal Hessian ``h``)."""

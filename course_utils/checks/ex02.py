@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -31,6 +32,7 @@ def _as_float(x: Any) -> float | None:
 
 
 # ----------------------------------------------------------------------------- exercise 1
+@_exercise
 def global_threshold(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool:
     """Check ``fn(weights, amount) -> threshold``: the k-th smallest |w| over *all* tensors of the dict
     ``weights``, k = round(amount * total number of weights), so that pruning every weight with
@@ -77,6 +79,7 @@ def global_threshold(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> boo
 
 
 # ----------------------------------------------------------------------------- exercise 2
+@_exercise
 def second_amount(fn: Callable[[float, float], Any]) -> bool:
     """Check ``fn(current, target) -> amount`` to pass to ``prune.l1_unstructured`` on a tensor that
     is already ``current`` sparse so that it ends ``target`` sparse: (target - current) / (1 - current).
@@ -121,6 +124,7 @@ def _effective(module: nn.Module) -> torch.Tensor:
     return module.weight.detach()
 
 
+@_exercise
 def han_recipe(model: Any, dense: nn.Module) -> bool:
     """Exercise 3 of 02_weight_pruning_pytorch: ``model`` is ``dense`` pruned layer-wise to Han et al.'s
     sparsities (fc1 92 %, fc2 91 %, fc3 74 %) by magnitude, then fine-tuned with the masks kept."""

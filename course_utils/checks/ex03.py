@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -33,6 +34,7 @@ _POLY_CASES = [
 ]
 
 
+@_exercise
 def polynomial_sparsity(fn: Callable[..., float]) -> bool:
     """Exercise 1: ``fn(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3)`` must equal
     the target of ``tfmot.sparsity.keras.PolynomialDecay`` at ``step`` (to 1e-5)."""
@@ -68,6 +70,7 @@ def polynomial_sparsity(fn: Callable[..., float]) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 2
+@_exercise
 def clone_function(make_clone_function: Callable[[Any, Any], Callable]) -> bool:
     """Exercise 2: ``make_clone_function(names, schedule)`` returns a ``clone_function`` for
     ``keras.models.clone_model`` that wraps exactly the layers called ``names`` with
@@ -133,6 +136,7 @@ def _global_cases() -> list[tuple[dict[str, np.ndarray], float]]:
     return [(a, 0.9), (a, 0.5), (a, 0.0), (b, 0.75), (c, 0.3)]
 
 
+@_exercise
 def global_layer_sparsity(fn: Callable[[dict, float], dict]) -> bool:
     """Exercise 3: ``fn(kernels, sparsity)`` returns ``{layer: fraction pruned}`` for one global magnitude
     threshold that prunes ``round(sparsity * total)`` weights (to within one weight per layer)."""

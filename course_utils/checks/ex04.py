@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -26,6 +27,7 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- exercise 1
+@_exercise
 def apoz(fn: Callable[[torch.Tensor], Any]) -> bool:
     """Check ``fn(acts) -> APoZ per unit``: fraction 0–1 of zero activations of each unit.
 
@@ -95,6 +97,7 @@ def _check_pair_shapes(result: Any, n_in: int, k: int, n_out: int) -> str:
     return ""
 
 
+@_exercise
 def shrink_linear_pair(fn: Callable[[nn.Linear, nn.Linear, Any], tuple[nn.Linear, nn.Linear]]) -> bool:
     """Check ``fn(fc_a, fc_b, keep_idx) -> (new_fc_a, new_fc_b)``: real removal of hidden units.
 
@@ -137,6 +140,7 @@ def shrink_linear_pair(fn: Callable[[nn.Linear, nn.Linear, Any], tuple[nn.Linear
     return _ok("shrink_linear_pair: right shapes, same outputs, inputs left untouched")
 
 
+@_exercise
 def shrink_with_bias_fold(fn: Callable[[nn.Linear, nn.Linear, Any], tuple[nn.Linear, nn.Linear]]) -> bool:
     """Check ``fn(fc_a, fc_b, keep_idx) -> (new_fc_a, new_fc_b)`` that folds removed units' constant output.
 

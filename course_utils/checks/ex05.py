@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from ._common import call_named, check_callable
+from ._common import exercise as _exercise
 
 __all__ = [
     "incoming_l2",
@@ -74,6 +75,7 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- checkers
+@_exercise
 def incoming_l2(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     """Check ``incoming_l2(kernel)``: per-unit L2 norm of a Keras Dense kernel ``(inputs, units)``.
 
@@ -111,6 +113,7 @@ def incoming_l2(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     return True
 
 
+@_exercise
 def shrink_dense_pair(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
     """Check ``shrink_dense_pair(k1, b1, k2, keep) -> (k1_small, b1_small, k2_small)``.
 
@@ -160,6 +163,7 @@ def shrink_dense_pair(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray
     return True
 
 
+@_exercise
 def mlp_macs(fn: Callable[[Any], int]) -> bool:
     """Check ``mlp_macs(sizes) -> int``: multiply-accumulates per image of an MLP with layer widths
     ``sizes`` (inputs first, logits last), i.e. ``sum(a * b)`` over consecutive widths; biases not counted.

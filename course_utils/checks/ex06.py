@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -49,6 +50,7 @@ def _l1_vs_l2_weight() -> torch.Tensor:
     return w
 
 
+@_exercise
 def filters_to_keep(fn: Callable[[torch.Tensor, float], Any]) -> bool:
     """Check ``fn(weight, amount) -> indices of the filters to keep`` (L1-norm ranking, Li et al. 2017).
 
@@ -96,6 +98,7 @@ def filters_to_keep(fn: Callable[[torch.Tensor, float], Any]) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 2
+@_exercise
 def fc_columns(fn: Callable[[Any, int], Any]) -> bool:
     """Check ``fn(keep_channels, spatial) -> input columns of the Linear layer after an NCHW flatten``.
 
@@ -167,6 +170,7 @@ _EXPECTED = {
 }
 
 
+@_exercise
 def coupled_layers(fn: Callable[[nn.Module, str, torch.Tensor], Any]) -> bool:
     """Check ``fn(model, layer_name, example_input) -> names of the layers that lose channels together``.
 

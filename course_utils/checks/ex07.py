@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from ._common import call_named, check_callable
+from ._common import exercise as _exercise
 
 __all__ = [
     "filter_l1",
@@ -80,6 +81,7 @@ def _as_array(got: Any, name: str, label: str, dtype: Any = np.float64) -> np.nd
 
 
 # --------------------------------------------------------------------------- checkers
+@_exercise
 def filter_l1(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     """Check ``filter_l1(kernel)``: L1 norm per filter of a Keras Conv2D kernel ``(kh, kw, in, out)``.
 
@@ -118,6 +120,7 @@ def filter_l1(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     return True
 
 
+@_exercise
 def flatten_rows(fn: Callable[[int, int, int, Any], np.ndarray]) -> bool:
     """Check ``flatten_rows(h, w, c, keep)``: Dense-kernel rows of kept channels after a Keras (NHWC) Flatten.
 
@@ -185,6 +188,7 @@ def _cases_2_of_4() -> list[tuple[str, np.ndarray, bool]]:
     ]
 
 
+@_exercise
 def is_2_of_4(fn: Callable[[np.ndarray], bool]) -> bool:
     """Check ``is_2_of_4(kernel)``: at most 2 nonzeros in every group of 4 consecutive input channels.
 

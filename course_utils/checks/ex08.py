@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import check_callable
 from ._common import ok as _ok
 
@@ -56,6 +57,7 @@ def _csr_cases() -> list[tuple[str, np.ndarray, int, int]]:
     ]
 
 
+@_exercise
 def csr_bytes(fn: Callable[..., Any]) -> bool:
     """Exercise 1: ``fn(matrix, index_bytes=4, value_bytes=4)`` → bytes of the CSR form of a 2-D array:
     nonzero values + one column index per nonzero + ``rows + 1`` row pointers."""
@@ -91,6 +93,7 @@ def _break_even_ref(rows: int, cols: int, value_bytes: int, index_bytes: int) ->
     return 1.0 - density
 
 
+@_exercise
 def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
     """Exercise 2: ``fn(rows, cols, value_bytes=4, index_bytes=4)`` → the smallest *sparsity*
     (fraction of zeros) at which a CSR matrix takes no more bytes than the dense one."""
@@ -163,6 +166,7 @@ def _speedup_ref(dense: Any, pruned: Any, input_shape: tuple[int, ...]) -> float
     return before / after
 
 
+@_exercise
 def theoretical_speedup(fn: Callable[..., Any]) -> bool:
     """Exercise 3: ``fn(dense_model, pruned_model, input_shape)`` → dense MACs / MACs that touch a nonzero
     weight of the pruned model (a *theoretical* speed-up)."""

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 from ._common import call_named, check_callable
+from ._common import exercise as _exercise
 
 __all__ = ["l1_penalty", "near_zero_fraction", "early_stopping_epoch",
            "reference_l1_penalty", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
@@ -88,6 +89,7 @@ def _cnn(seed: int) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- checkers
+@_exercise
 def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
     """Check the learner's ``l1_penalty(model)`` on an MLP (with dropout) and a CNN (with BatchNorm).
 
@@ -146,6 +148,7 @@ def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
     return True
 
 
+@_exercise
 def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
     """Check the learner's ``near_zero_fraction(weights, tol)`` on hidden ``{layer: array}`` dicts.
 
@@ -197,6 +200,7 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
     return True
 
 
+@_exercise
 def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
     """Check the learner's ``early_stopping_epoch(val_losses, patience)`` on hidden loss curves.
 

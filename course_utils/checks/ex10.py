@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import capstone
 from ._common import call as _call
+from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
@@ -23,6 +24,7 @@ __all__ = ["challenge", "prune_round", "rewind"]
 
 
 # ----------------------------------------------------------------------------- exercise 1
+@_exercise
 def challenge(report: Any) -> bool:
     """Exercise 1 of 10_capstone: ``report`` (from ``capstone.score``) meets the capstone challenge.
 
@@ -74,6 +76,7 @@ def _prune_round_cases() -> list[tuple[str, dict, dict, float]]:
     return cases
 
 
+@_exercise
 def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
     """Exercise 2 of 10_capstone: ``prune_round(masks, weights, rate) -> new masks``.
 
@@ -125,6 +128,7 @@ def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 3
+@_exercise
 def rewind(fn: Callable[[Any, dict, dict], Any]) -> bool:
     """Exercise 3 of 10_capstone: ``rewind(model, init_state, masks) -> model``.
 
