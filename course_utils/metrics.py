@@ -31,8 +31,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .stats import Comparison, accuracy_ci, compare, mcnemar, paired_difference_ci
+
 __all__ = [
+    "Comparison",
     "LatencyResult",
+    "accuracy_ci",
+    "compare",
+    "correct",
+    "mcnemar",
+    "paired_difference_ci",
     "count_nonzero",
     "count_params",
     "framework_of",
@@ -490,3 +498,25 @@ def speedup(before: LatencyResult, after: LatencyResult) -> float:
     if not (after.median_s > 0 and math.isfinite(after.median_s)):
         raise ValueError(f"after.median_s must be a positive time, got {after.median_s}")
     return before.median_s / after.median_s
+
+
+# ----------------------------------------------------------------------------- per-image correctness
+def correct(model: Any, x: Any, y: Any, batch_size: int = 512) -> np.ndarray:
+    """Boolean array, True where ``model`` (either framework) classifies the image right.
+
+    The input to :func:`compare` and :func:`accuracy_ci`: ``metrics.compare(metrics.correct(a, x, y),
+    metrics.correct(b, x, y), names=("dense", "pruned"))``. Introduced in 02_weight_pruning_pytorch.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"y must be a 1-D array of labels, one per image: {len(x)} images, y of shape {y.shape}")
+    check_positive_int(batch_size, "batch_size")
+    if framework_of(model) == "torch":
+        from .train_torch import predict_logits
+
+        logits = predict_logits(model, x, batch_size=batch_size)
+    else:
+        logits = np.asarray(model.predict(np.asarray(x), batch_size=batch_size, verbose=0))
+    if logits.ndim != 2 or logits.shape[0] != len(y):
+        raise ValueError(f"the model must return logits of shape (N, classes), got {logits.shape}")
+    return logits.argmax(axis=1) == y
