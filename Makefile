@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test run-all run-fast clean-notebooks sync-env clean
+.PHONY: lab test run-all run-seeds run-fast run-learner clean-notebooks sync-env clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"the course needs Python 3.11, got {sys.version.split()[0]}; run make PYTHON=/path/to/python3.11"'
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 run-all: $(STAMP)
 	$(BIN)/python -m course_utils run-all --full
+
+run-seeds: $(STAMP)  ## benchmark: the whole course in full mode with SEED 0, 1 and 2, one table (about 20 min)
+	$(BIN)/python -m course_utils run-all --full --seeds 0,1,2
+
+run-learner: $(STAMP)  ## the learner edition, every exercise unsolved, FAST mode: must finish with no error
+	$(BIN)/python -m course_utils run-all --fast --learner
 
 run-fast: $(STAMP)
 	$(BIN)/python -m course_utils run-all --fast

@@ -1,6 +1,7 @@
 """Command line: ``python -m course_utils <command>``.
 
-- ``run-all [--full|--fast] [--only TEXT]``  execute notebooks in order, print the benchmark table
+- ``run-all [--full|--fast] [--only TEXT] [--seed N | --seeds 0,1,2] [--learner]``
+                                             execute notebooks in order, print the benchmark table
 - ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins), the README course map and notebook badges
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
 - ``learner-edition [--check]``             write learner/: notebooks with solutions removed
@@ -14,6 +15,23 @@ import sys
 from pathlib import Path
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a non-negative integer, got {value}")
+    return value
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = [_seed(t.strip()) for t in text.split(",") if t.strip()]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds takes distinct comma-separated seeds like 0,1,2, got {text!r}")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -24,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_true", help="full mode (default)")
     p_run.add_argument("--only", default="", help="run notebooks whose file name contains TEXT")
     p_run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout, seconds")
+    seeding = p_run.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=_seed, default=None, help="the notebooks' SEED parameter (default: theirs, 0)")
+    seeding.add_argument("--seeds", type=_seed_list, default=None,
+                         help="comma-separated seeds, e.g. 0,1,2: run the course once per seed, one table")
+    p_run.add_argument("--learner", action="store_true", help="run the learner edition (learner/) instead")
     p_sync = sub.add_parser("sync-env", help="write environment.yml from pyproject.toml")
     p_sync.add_argument("--check", action="store_true", help="fail if environment.yml is stale")
     p_clean = sub.add_parser("clean", help="strip outputs/metadata from notebooks (keeps NBVAL_CHECK_OUTPUT outputs)")
@@ -41,7 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run-all":
         from .runner import run_all
 
-        rows = run_all(fast=args.fast, pattern=args.only, timeout=args.timeout)
+        from .results import REPO_ROOT
+
+        seeds = args.seeds or ([args.seed] if args.seed is not None else None)
+        directory = REPO_ROOT / "learner" if args.learner else None
+        out_dir = REPO_ROOT / "build" / "executed" / (("learner-" if args.learner else "") + ("fast" if args.fast else "full"))
+        rows = run_all(fast=args.fast, pattern=args.only, timeout=args.timeout, seeds=seeds, directory=directory,
+                       out_dir=out_dir)
         return 0 if all(r.ok for r in rows) else 1
     if args.command == "sync-env":
         from .course import sync_readme

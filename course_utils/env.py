@@ -190,6 +190,7 @@ def notebook_setup(
     results.set_notebook(stem)
     out: dict[str, Any] = {"stem": stem, "fast": fast_mode(fast), "seed": seed}
     results.record("fast_mode", out["fast"])  # so every results file says which mode produced it
+    results.record("seed", seed)
     packages = ["numpy", "matplotlib"]
     if framework == "torch":
         import torch  # noqa: F401

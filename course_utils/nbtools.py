@@ -1,6 +1,7 @@
 """Notebooks as source code: cleaning and the header convention (used by tests and the CLI)."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -66,7 +67,7 @@ def header_problems(path: Path) -> list[str]:
 
     Convention: a first Markdown cell with a ``# `` title, a one-line purpose, a Binder badge,
     Objectives, Minutes (teaching / exercises), Prerequisites; a code cell tagged ``parameters``
-    defining ``FAST``; a Setup cell calling ``notebook_setup`` with the notebook's own stem; a
+    defining ``FAST`` and ``SEED`` (passed on as ``notebook_setup(..., seed=SEED)``); a Setup cell calling ``notebook_setup`` with the notebook's own stem; a
     final Markdown cell with Key points.
     """
     path = Path(path)
@@ -89,11 +90,13 @@ def header_problems(path: Path) -> list[str]:
     if not re.search(r"teaching.*exercises", head, re.I | re.S):
         problems.append("Minutes must give teaching and exercise minutes")
     params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(params) != 1 or "FAST" not in _src(params[0]):
-        problems.append("exactly one code cell tagged 'parameters' must define FAST")
+    if len(params) != 1 or not {"FAST", "SEED"} <= assigned_names(_src(params[0])):
+        problems.append("exactly one code cell tagged 'parameters' must define FAST and SEED")
     setup = [c for c in cells if c["cell_type"] == "code" and "notebook_setup(" in _src(c)]
     if not setup:
         problems.append("a Setup cell must call course_utils.notebook_setup(...)")
+    elif "seed=SEED" not in _src(setup[0]).replace(" ", ""):
+        problems.append("notebook_setup must be called with seed=SEED (every random choice derives from SEED)")
     elif f'"{path.stem}"' not in _src(setup[0]) and f"'{path.stem}'" not in _src(setup[0]):
         problems.append(f"notebook_setup must be called with this notebook's stem {path.stem!r}")
     if cells[-1]["cell_type"] != "markdown" or "Key points" not in _src(cells[-1]):
@@ -135,26 +138,129 @@ PLACEHOLDER = "# YOUR CODE HERE"
 LEARNER_DIR_NAME = "learner"
 
 
-def _strip_solution(source: str) -> str:
+def _code_ast(source: str) -> ast.Module | None:
+    """The AST of a code cell (IPython magics and shell lines blanked), or None if it does not parse."""
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names a cell binds at top level: assignments, ``for``/``with`` targets, ``def``, ``class``, imports."""
+    tree = _code_ast(source)
+    if tree is None:
+        return set()
+    names: set[str] = set()
+
+    def targets(node: ast.AST) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                targets(t)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.If, ast.While, ast.Try)):
+            targets(stmt)  # loop/with targets and assignments inside top-level blocks
+    return names
+
+
+def read_names(source: str) -> set[str]:
+    """Every name a cell reads (``ast.Name`` in load context), including inside functions."""
+    tree = _code_ast(source)
+    if tree is None:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+_CHECK_CALL = re.compile(r"^ex\d\d$")
+
+
+def is_self_check(cell: dict[str, Any]) -> bool:
+    """True for an exercise's self-check cell: every statement is a call ``exNN.<check>(...)`` (or an assert
+    of one); comments (the "stuck?" line) are allowed."""
+    if cell["cell_type"] != "code":
+        return False
+    tree = _code_ast(_src(cell))
+    if tree is None or not tree.body:
+        return False
+
+    def is_check(expr: ast.AST) -> bool:
+        return (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+                and isinstance(expr.func.value, ast.Name) and bool(_CHECK_CALL.match(expr.func.value.id)))
+
+    return all((isinstance(st, ast.Expr) and is_check(st.value)) or (isinstance(st, ast.Assert) and is_check(st.test))
+               for st in tree.body)
+
+
+def _is_solution(cell: dict[str, Any]) -> bool:
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def solution_only_names(nb: dict[str, Any]) -> set[str]:
+    """Names bound in solution cells and in no other code cell of the notebook."""
+    sol, other = set(), set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        (sol if _is_solution(cell) else other).update(assigned_names(_src(cell)))
+    return sol - other
+
+
+def exercise_dependencies(nb: dict[str, Any]) -> list[tuple[int, set[str]]]:
+    """``(cell index, names)`` for every lesson cell (not a solution, not a self-check) that reads a name only a
+    solution defines. The learner edition fails there when an exercise is left unsolved; the list must be empty."""
+    only = solution_only_names(nb)
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or _is_solution(cell) or is_self_check(cell):
+            continue
+        bad = read_names(_src(cell)) & only
+        if bad:
+            found.append((i, bad))
+    return found
+
+
+def _placeholder_lines(indent: str, names: list[str]) -> list[str]:
+    return [indent + PLACEHOLDER] + [f"{indent}{n} = None  # your answer replaces None" for n in names]
+
+
+def _strip_solution(source: str, needed: set[str] | frozenset[str] = frozenset()) -> str:
     """Replace solution code by ``# YOUR CODE HERE``.
 
-    With ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers only the code between them goes (so a
-    function's signature and docstring stay, and its body becomes ``raise NotImplementedError``);
-    without markers the whole cell becomes the placeholder.
+    With ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers only the code between them goes. Inside a
+    function (indented markers) its body becomes ``raise NotImplementedError``, so the signature and docstring
+    stay and the self-check reports "not attempted". At top level, and for a cell without markers (all of it
+    goes), the placeholder binds each name in ``needed`` that the removed code bound to ``None``, so the
+    self-check cell that reads it runs and reports "not attempted" instead of a ``NameError``.
     """
     if BEGIN_SOLUTION not in source:
-        return PLACEHOLDER
-    out, skipping = [], False
+        return "\n".join(_placeholder_lines("", sorted(assigned_names(source) & set(needed))))
+    out, skipping, block, indent = [], False, [], ""
     for line in source.splitlines():
         if line.strip() == BEGIN_SOLUTION:
+            if skipping:
+                raise ValueError(f"{BEGIN_SOLUTION} twice without {END_SOLUTION}")
             indent = line[: len(line) - len(line.lstrip())]
-            out += [indent + PLACEHOLDER, indent + "raise NotImplementedError"]
-            skipping = True
+            skipping, block = True, []
         elif line.strip() == END_SOLUTION:
             if not skipping:
                 raise ValueError(f"{END_SOLUTION} without {BEGIN_SOLUTION}")
             skipping = False
-        elif not skipping:
+            if indent:
+                out += [indent + PLACEHOLDER, indent + "raise NotImplementedError"]
+            else:
+                out += _placeholder_lines("", sorted(assigned_names("\n".join(block)) & set(needed)))
+        elif skipping:
+            block.append(line)
+        else:
             out.append(line)
     if skipping:
         raise ValueError(f"{BEGIN_SOLUTION} without {END_SOLUTION}")
@@ -169,13 +275,17 @@ def learner_notebook(nb: dict[str, Any]) -> dict[str, Any]:
     import copy
 
     nb = copy.deepcopy(nb)
+    needed = set()  # names that lesson or self-check cells read: the placeholder must bind them
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and not _is_solution(cell):
+            needed |= read_names(_src(cell))
     cells = []
     for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         if SOLUTION_TAG in tags:
             if cell["cell_type"] == "markdown":
                 continue
-            cell["source"] = _strip_solution(_src(cell))
+            cell["source"] = _strip_solution(_src(cell), needed)
             cell["outputs"] = []
             cell["execution_count"] = None
             cell["metadata"]["tags"] = ["exercise" if t == SOLUTION_TAG else t for t in tags]

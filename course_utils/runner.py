@@ -23,9 +23,12 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "python3"
 
 
-def notebooks(pattern: str = "") -> list[Path]:
-    """The course notebooks in order (``NN_name.ipynb``), optionally filtered by a substring."""
-    found = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebooks(pattern: str = "", *, directory: Path | None = None) -> list[Path]:
+    """The course notebooks in order (``NN_name.ipynb``), optionally filtered by a substring.
+
+    ``directory`` lists another folder of numbered notebooks (e.g. the learner edition); default ``notebooks/``.
+    """
+    found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
     return [p for p in found if pattern in p.name]
 
 
@@ -76,12 +79,16 @@ class RunResult:
     error: str = ""
 
 
-def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800) -> RunResult:
+def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, seed: int | None = None) -> RunResult:
     """Execute one notebook with papermill in a fresh process; measure wall time and peak RSS.
+
+    ``seed`` (a non-negative int) is passed as the notebook's ``SEED`` parameter; ``None`` keeps its default.
 
     Peak RSS (MB) is the largest resident set of the papermill process and its kernel, read from
     the kernel's rusage when the process tree ends (``os.wait4``), so short peaks are not missed.
     """
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
     stem = path.stem
@@ -91,6 +98,7 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800) 
     cmd = [
         sys.executable, "-m", "papermill", str(path), str(out),
         "-p", "FAST", str(bool(fast)),
+        *(["-p", "SEED", str(seed)] if seed is not None else []),
         "--kernel", KERNEL_NAME,
         "--cwd", str(path.parent),
         "--no-progress-bar",
@@ -141,21 +149,72 @@ def format_table(rows: list[RunResult], *, mode: str) -> str:
     return "\n".join(lines)
 
 
-def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeout: int = 1800) -> list[RunResult]:
-    """Run every notebook (matching ``pattern``) in order and print the benchmark table."""
+def format_seed_table(runs: dict[int, list[RunResult]], *, mode: str) -> str:
+    """One Markdown table for several seeds: per notebook a status row (wall s, peak RSS MB), then one row
+    per scalar result, with a column per seed and the spread (max − min) of numeric results."""
+    seeds = sorted(runs)
+    by_nb: dict[str, dict[int, RunResult]] = {}
+    for seed in seeds:
+        for r in runs[seed]:
+            by_nb.setdefault(r.notebook, {})[seed] = r
+    cols = [f"seed {s}" for s in seeds]
+    lines = [
+        f"Mode: {mode}   seeds: {', '.join(map(str, seeds))}   Python {sys.version.split()[0]}   "
+        f"CPU threads: {os.cpu_count()}",
+        "",
+        "| notebook | result | " + " | ".join(cols) + " | spread |",
+        "|---|---|" + "---:|" * len(cols) + "---:|",
+    ]
+    for nb, per_seed in by_nb.items():
+        status = [("ok" if r.ok else f"FAILED: {r.error}") + f" · {r.seconds:.0f} s · {r.peak_rss_mb:.0f} MB"
+                  if (r := per_seed.get(s)) else "—" for s in seeds]
+        lines.append(f"| **{nb}** | status · wall · peak RSS | " + " | ".join(status) + " | |")
+        keys = sorted({k for r in per_seed.values() for k, v in r.results.items()
+                       if not isinstance(v, (list, dict)) and k not in ("seed", "fast_mode")})
+        for k in keys:
+            vals = [per_seed[s].results.get(k) if s in per_seed else None for s in seeds]
+            nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            spread = f"{max(nums) - min(nums):.4g}" if len(nums) == len(seeds) and len(nums) > 1 else ""
+            lines.append(f"| | {k} | " + " | ".join("—" if v is None else _fmt_value(v) for v in vals)
+                         + f" | {spread} |")
+    for s in seeds:
+        rows = runs[s]
+        lines.append(f"| **total, seed {s}** | {sum(r.ok for r in rows)}/{len(rows)} ok | "
+                     f"{sum(r.seconds for r in rows):.0f} s, peak {max((r.peak_rss_mb for r in rows), default=0):.0f} MB"
+                     + " |" * len(seeds) + " |")
+    return "\n".join(lines)
+
+
+def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeout: int = 1800,
+            seeds: list[int] | None = None, directory: Path | None = None) -> list[RunResult]:
+    """Run every notebook (matching ``pattern``) in order and print the benchmark table.
+
+    ``seeds``: run the whole course once per seed (the notebooks' ``SEED`` parameter) and print one table
+    with a column per seed; ``None`` runs once with each notebook's default seed. ``directory``: run the
+    notebooks of another folder (``learner/``) instead of ``notebooks/``.
+    """
     from tqdm.auto import tqdm
 
     mode = "FAST" if fast else "full"
     out_dir = out_dir or REPO_ROOT / "build" / "executed" / mode.lower()
-    paths = notebooks(pattern)
+    paths = notebooks(pattern, directory=directory)
     if not paths:
-        raise SystemExit(f"no notebooks match {pattern!r} in {NOTEBOOK_DIR}")
-    rows: list[RunResult] = []
-    bar = tqdm(paths, desc=f"run-all ({mode})", unit="notebook")
-    for p in bar:
-        bar.set_postfix_str(p.stem)
-        rows.append(run_notebook(p, fast=fast, out_dir=out_dir, timeout=timeout))
-    table = format_table(rows, mode=mode)
-    (out_dir / "run-all.md").write_text(table + "\n")
+        raise SystemExit(f"no notebooks match {pattern!r} in {directory or NOTEBOOK_DIR}")
+    runs: dict[int | None, list[RunResult]] = {}
+    for seed in seeds if seeds else [None]:
+        seed_dir = out_dir if seed is None else out_dir / f"seed{seed}"
+        rows: list[RunResult] = []
+        desc = f"run-all ({mode}" + ("" if seed is None else f", seed {seed}") + ")"
+        bar = tqdm(paths, desc=desc, unit="notebook")
+        for p in bar:
+            bar.set_postfix_str(p.stem)
+            rows.append(run_notebook(p, fast=fast, out_dir=seed_dir, timeout=timeout, seed=seed))
+        runs[seed] = rows
+        (seed_dir / "run-all.md").write_text(format_table(rows, mode=mode if seed is None else f"{mode}, seed {seed}") + "\n")
+    if seeds:
+        table = format_seed_table(runs, mode=mode)  # type: ignore[arg-type]
+        (out_dir / "run-seeds.md").write_text(table + "\n")
+    else:
+        table = format_table(runs[None], mode=mode)
     print(table)
-    return rows
+    return [r for rows in runs.values() for r in rows]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -65,3 +66,48 @@ def test_partial_learner_edition_keeps_other_files(tmp_path):
     assert (tmp_path / "99_other.ipynb").exists()
     nbtools.write_learner_edition(notebooks()[:1], tmp_path, prune_stale=True)
     assert not (tmp_path / "99_other.ipynb").exists()
+
+
+# ----------------------------------------------------------------------------- unsolved exercises never break a lesson
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_no_lesson_cell_reads_a_name_only_a_solution_defines(path):
+    """The main line of a lesson uses the reference (course_utils), never the learner's answer (AST check)."""
+    deps = nbtools.exercise_dependencies(json.loads(path.read_text()))
+    assert not deps, ("these cells read names that only a solution cell defines, so they fail while the exercise "
+                      f"is unsolved (cell index, names): {deps}")
+
+
+STUCK = re.compile(r"^#\s*(?:\w+\s*=\s*)?(ex\d\d)\.(reference_\w+)", re.M)
+
+
+@pytest.mark.parametrize("path", [p for p in notebooks() if not p.stem.startswith("00")], ids=lambda p: p.stem)
+def test_every_self_check_offers_the_reference(path):
+    """Each self-check cell has a commented "stuck?" line that loads the reference solution from course_utils.checks."""
+    import importlib
+
+    cells = json.loads(path.read_text())["cells"]
+    checks = [c for c in cells if nbtools.is_self_check(c)]
+    assert len(checks) >= nbtools.solution_cells(path) - 1, "every exercise has a self-check cell"
+    for cell in checks:
+        src = "".join(cell["source"])
+        found = STUCK.findall(src)
+        assert found and "Stuck?" in src, f"self-check without a 'Stuck?' reference line:\n{src}"
+        for module, name in found:
+            assert hasattr(importlib.import_module(f"course_utils.checks.{module}"), name), f"{module}.{name} missing"
+
+
+def test_top_level_solution_becomes_none_placeholders():
+    src = "x = 1\n### BEGIN SOLUTION\nhan = make()\ntmp = 2\n### END SOLUTION\nprint(han)"
+    out = nbtools._strip_solution(src, {"han", "print"})
+    assert "make()" not in out and "han = None" in out and "tmp = None" not in out
+    assert "raise NotImplementedError" not in out  # at top level that would be an error in Run All
+    whole = nbtools._strip_solution("model = fit()\nreport = score(model)", {"report"})
+    assert whole.splitlines() == [nbtools.PLACEHOLDER, "report = None  # your answer replaces None"]
+
+
+def test_exercise_dependencies_finds_a_lesson_cell_that_needs_an_answer():
+    code = lambda src, tags=(): {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": src}  # noqa: E731
+    nb = {"cells": [code("keep = pick(w)", ["solution"]), code("ex06.filters_to_keep(keep)"),
+                    code("model = cut(keep)"), code("other = 1")]}
+    assert nbtools.exercise_dependencies(nb) == [(2, {"keep"})]
+    assert nbtools.is_self_check(nb["cells"][1]) and not nbtools.is_self_check(nb["cells"][2])
