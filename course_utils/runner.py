@@ -218,3 +218,50 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
         table = format_table(runs[None], mode=mode)
     print(table)
     return [r for rows in runs.values() for r in rows]
+
+
+def run_each_cell_twice(path: Path, *, fast: bool = True, seed: int | None = None, timeout: int = 1800,
+                        out: Path | None = None) -> dict[str, Any]:
+    """Execute a notebook with every code cell run twice in a row, as a learner who re-runs cells does.
+
+    Returns the results the notebook recorded. A cell that prunes a model another cell made, or draws from a
+    global random stream, gives different numbers (or fails) the second time; comparing these results with a
+    normal run finds it. Raises ``RuntimeError`` naming the cell if a second run fails. Uses the current
+    environment's kernel, like :func:`run_notebook`.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(path))  # nbformat, with the cell metadata papermill expects
+    params: dict[str, Any] = {"FAST": bool(fast)}
+    if seed is not None:
+        params["SEED"] = seed
+    nb = parameterize_notebook(nb, params, kernel_name=KERNEL_NAME)
+    saved_env = dict(os.environ)
+    os.environ.update(kernel_env(fast, {"COURSE_NOTEBOOK": path.stem}))
+    stale = results_dir() / f"{path.stem}.json"
+    if stale.exists():
+        stale.unlink()
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME,
+                                resources={"metadata": {"path": str(path.parent)}})
+        with client.setup_kernel():
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                for attempt in (1, 2):
+                    try:
+                        client.execute_cell(cell, i)
+                    except CellExecutionError as e:
+                        raise RuntimeError(f"{path.name}: cell {i} failed on run {attempt}: "
+                                           f"{str(e).strip().splitlines()[-1][:300]}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, str(out))
+    return load_results(path.stem)
