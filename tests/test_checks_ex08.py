@@ -50,6 +50,22 @@ def test_the_notebook_helper_passes_too():
     assert ex08.theoretical_speedup(via_helper) is True
 
 
+def test_the_references_pass_their_checkers():
+    assert ex08.csr_bytes(ex08.reference_csr_bytes) is True
+    assert ex08.csr_storage_break_even(ex08.reference_csr_storage_break_even) is True
+    assert ex08.theoretical_speedup(ex08.reference_theoretical_speedup) is True
+    assert "reference_csr_bytes" not in ex08.__all__
+
+
+def test_reference_csr_bytes_matches_scipy():
+    import scipy.sparse
+
+    from course_utils import sparse_bench as sb
+
+    w = sb.random_sparse_matrix(30, 40, 0.8, seed=5)
+    assert ex08.reference_csr_bytes(w) == sb.storage_nbytes(scipy.sparse.csr_matrix(w))
+
+
 # ----------------------------------------------------------------------------- reject
 def test_csr_bytes_rejects_nonzeros_times_four(capsys):
     assert verdict(ex08.csr_bytes, lambda m, index_bytes=4, value_bytes=4: int(np.count_nonzero(m)) * value_bytes) is False

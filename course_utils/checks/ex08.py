@@ -25,6 +25,33 @@ def _check_callable(fn: Any, name: str) -> bool:
     return check_callable(fn, name, "ex08")
 
 
+# ----------------------------------------------------------------------------- reference answers
+def reference_csr_bytes(matrix: Any, index_bytes: int = 4, value_bytes: int = 4) -> int:
+    """Exercise 1's reference: bytes of the CSR form of a 2-D array (values + column indices + rows + 1 row
+    pointers), counted without building a sparse matrix."""
+    w = np.asarray(matrix)
+    nnz = int(np.count_nonzero(w))
+    return nnz * value_bytes + nnz * index_bytes + (w.shape[0] + 1) * index_bytes
+
+
+def reference_csr_storage_break_even(rows: int, cols: int, value_bytes: int = 4, index_bytes: int = 4) -> float:
+    """Exercise 2's reference: the smallest sparsity (0-1, fraction of zeros) at which a ``rows × cols`` matrix
+    in CSR takes no more bytes than dense (solve nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz)."""
+    nnz = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (value_bytes + index_bytes)
+    return 1 - nnz / (rows * cols)
+
+
+def reference_theoretical_speedup(dense_model: Any, pruned_model: Any, input_shape: tuple[int, ...]) -> float:
+    """Exercise 3's reference: dense MACs / MACs of ``pruned_model`` that touch a nonzero weight (per sample);
+    works for masked models and for models whose layers were made narrower."""
+    from .. import metrics
+
+    before = metrics.macs(dense_model, input_shape)
+    sparsity = metrics.layer_sparsity(pruned_model)
+    after = sum(m * (1 - sparsity[name]) for name, m in metrics.layer_macs(pruned_model, input_shape).items())
+    return before / after
+
+
 def _number(x: Any) -> float | None:
     try:
         v = float(x)
