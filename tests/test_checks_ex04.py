@@ -129,3 +129,14 @@ def test_fold_rejects_missing_relu(capsys):
 
     assert verdict(ex04.shrink_with_bias_fold, no_relu) is False
     assert "instead of relu" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the "stuck?" references
+def test_references_pass_their_checkers():
+    assert ex04.apoz(ex04.reference_apoz) is True
+    assert ex04.shrink_linear_pair(ex04.reference_shrink_linear_pair) is True
+    assert ex04.shrink_with_bias_fold(ex04.reference_shrink_with_bias_fold) is True
+
+
+def test_references_are_not_exported():
+    assert not any(n.startswith("reference_") for n in ex04.__all__)

@@ -26,6 +26,41 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+# ----------------------------------------------------------------------------- reference answers
+def reference_apoz(acts: torch.Tensor) -> torch.Tensor:
+    """APoZ per unit (dim 1): fraction 0–1 of zero activations over images (and positions of Conv maps)."""
+    dims = [d for d in range(acts.dim()) if d != 1]
+    return (acts == 0).float().mean(dim=dims)
+
+
+def reference_shrink_linear_pair(fc_a: nn.Linear, fc_b: nn.Linear, keep_idx: Any) -> tuple[nn.Linear, nn.Linear]:
+    """New ``(fc_a, fc_b)`` keeping hidden units ``keep_idx``: rows and bias entries of ``fc_a``, columns of ``fc_b``.
+
+    The inputs are not modified. This is the core of ``surgery_torch.remove_units``.
+    """
+    keep_idx = torch.as_tensor(keep_idx, dtype=torch.long)
+    new_a = nn.Linear(fc_a.in_features, len(keep_idx))
+    new_b = nn.Linear(len(keep_idx), fc_b.out_features)
+    with torch.no_grad():
+        new_a.weight.copy_(fc_a.weight[keep_idx])
+        new_a.bias.copy_(fc_a.bias[keep_idx])
+        new_b.weight.copy_(fc_b.weight[:, keep_idx])
+        new_b.bias.copy_(fc_b.bias)
+    return new_a, new_b
+
+
+def reference_shrink_with_bias_fold(fc_a: nn.Linear, fc_b: nn.Linear, keep_idx: Any) -> tuple[nn.Linear, nn.Linear]:
+    """Like :func:`reference_shrink_linear_pair`, and ``fc_b``'s bias absorbs ``relu(b_i)`` of each removed unit
+    (what a weight-only mask leaves behind)."""
+    keep_idx = torch.as_tensor(keep_idx, dtype=torch.long)
+    kept = set(keep_idx.tolist())
+    removed = torch.tensor([i for i in range(fc_a.out_features) if i not in kept], dtype=torch.long)
+    new_a, new_b = reference_shrink_linear_pair(fc_a, fc_b, keep_idx)
+    with torch.no_grad():
+        new_b.bias += fc_b.weight[:, removed] @ torch.relu(fc_a.bias[removed])
+    return new_a, new_b
+
+
 # ----------------------------------------------------------------------------- exercise 1
 @_exercise
 def apoz(fn: Callable[[torch.Tensor], Any]) -> bool:
