@@ -208,3 +208,41 @@ def test_challenge_with_a_real_score(capsys):
     assert report.check("macs").passed and report.check("gzip_bytes").passed
     assert verdict(ex10.challenge, report) is report.passed
     copy.deepcopy(report)  # a plain frozen dataclass
+
+
+# ----------------------------------------------------------------------------- reference solutions
+def test_reference_prune_round_and_rewind_pass_their_checkers(capsys):
+    assert ex10.prune_round(ex10.reference_prune_round) is True
+    assert ex10.rewind(ex10.reference_rewind) is True
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+def test_unsolved_challenge_is_not_attempted(capsys):
+    from course_utils.data import load_mnist
+
+    s = load_mnist()
+    dense = mlp(seed=0)
+    assert ex10.challenge(None, (s.x_test[:50], s.y_test[:50]), capstone.challenge_budget(dense), dense) is None
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_reference_capstone_model_passes_the_model_check(capsys):
+    """The reference solution, built on a small training subset, meets the challenge when scored by the checker."""
+    from course_utils import train_torch
+    from course_utils.data import load_mnist
+
+    s = load_mnist().subsample(train=1000, seed=0)
+    train, val, test = (s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test)
+    dense = mlp(seed=0)
+    train_torch.fit(dense, train, epochs=2, seed=0, progress=False)
+    before = copy.deepcopy(dense.state_dict())
+    model = ex10.reference_capstone_model(dense, train, val, 1, seed=0)
+    assert all(torch.equal(before[k], v) for k, v in dense.state_dict().items())  # dense is not modified
+    budget = capstone.challenge_budget(dense)
+    assert ex10.challenge(model, test, budget, dense, latency_rounds=3, latency_repeats=10) is True
+    out = capsys.readouterr().out
+    assert "✓" in out and "dense − yours" in out  # the paired comparison is printed
+    # a model that misses the MAC limit fails, with the report's hint
+    assert verdict(ex10.challenge, mlp((150, 60), seed=0), test, budget, dense, latency_rounds=1,
+                   latency_repeats=3) is False
+    assert "macs" in capsys.readouterr().out

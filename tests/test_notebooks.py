@@ -126,6 +126,8 @@ def _10(r):
     assert w[0] == 1.0 and len(w) >= 3 and all(abs(b / a - 0.8) < 0.01 for a, b in zip(w, w[1:]))  # 20% per round
     assert len(r["lottery_ticket_accuracies"]) == len(r["random_reinit_accuracies"]) == len(w)
     assert r["lottery_ticket_accuracy"] == r["lottery_ticket_accuracies"][-1]
+    lo, hi = r["capstone_drop_interval"]  # the paired 95% interval of the test drop brackets the drop
+    assert lo - 1e-9 <= r["capstone_accuracy_drop"] <= hi + 1e-9
 
 
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
@@ -173,7 +175,8 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                                       "baseline_thresholded_gzip_bytes"}, _09),
     "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                      "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
-                     "lottery_ticket_accuracies", "random_reinit_accuracies"}, _10),
+                     "lottery_ticket_accuracies", "random_reinit_accuracies", "capstone_drop_interval",
+                     "capstone_val_accuracy", "lottery_ticket_late_val_gap"}, _10),
 }
 
 
