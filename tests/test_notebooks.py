@@ -100,8 +100,9 @@ def _08(r):
     assert r["neuron_speedup_b256"] > 1 and r["channel_speedup_b256"] > 1
     ops = r["operating_points"]
     assert len(ops) >= 5
-    assert ops["0.90"]["magnitude_mean"] > ops["0.90"]["random_mean"]
+    assert ops["0.90"]["magnitude_val_mean"] > ops["0.90"]["random_val_mean"]  # the control, on validation
     assert ops["0.90"]["compression_ratio"] > ops["0.90"]["csr_byte_ratio"]  # indices cost bytes
+    assert r["control_val_difference"]["0.90"] > 0
 
 
 def _09(r):
@@ -166,13 +167,15 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                         "zeros90_latency_ratio_b256", "masked90_latency_ratio_b256",
                                         "neuron_speedup_b256", "channel_speedup_b256", "operating_points",
                                         "csr_storage_break_even_int32", "csr_storage_break_even_int64",
-                                        "chosen_sparsity"}, _08),
+                                        "chosen_sparsity", "seed", "control_val_difference",
+                                        "dense_val_accuracy_mean"}, _08),
     "09_pruning_regularization_and_early_stopping": ({"l1_near_zero_fraction", "baseline_near_zero_fraction",
                                                       "magnitude_pruned_accuracy", "large_sparse_accuracy",
                                                       "small_dense_accuracy", "early_stopping_epoch", "epochs",
                                                       "l1_abs_sum_ratio", "magnitude_pruned_sparsity",
                                                       "l1_thresholded_gzip_bytes",
-                                                      "baseline_thresholded_gzip_bytes"}, _09),
+                                                      "baseline_thresholded_gzip_bytes", "seed",
+                                                      "large_vs_small_val"}, _09),
     "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                      "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                      "lottery_ticket_accuracies", "random_reinit_accuracies", "capstone_drop_interval",
