@@ -90,3 +90,13 @@ def test_checks_lookup_by_name():
     from course_utils import checks
 
     assert checks.ex01_magnitude_mask is ex01.magnitude_mask
+
+
+def test_references_pass_their_checkers(capsys):
+    """The notebook's main line and its "Stuck?" lines use these: they must pass the self-checks."""
+    assert ex01.magnitude_mask(ex01.reference_magnitude_mask) is True
+    assert ex01.layerwise_masks(ex01.reference_layerwise_masks) is True
+    assert ex01.taylor_delta(ex01.reference_taylor_delta) is True
+    assert capsys.readouterr().out.count("✓") == 3
+    for name in ("reference_magnitude_mask", "reference_layerwise_masks", "reference_taylor_delta"):
+        assert name not in ex01.__all__ and getattr(ex01, name).__doc__

@@ -1,7 +1,9 @@
 """Self-checks for the exercises of 01_loss_before_and_after (PyTorch only).
 
 Each checker runs the learner's function on hidden cases, prints what was expected and what came
-back (with a hint), and returns True or False. It never raises for a wrong answer.
+back (with a hint). How a self-check reports (not attempted / ✓ / ✗ and raise) is in ``_common``.
+The ``reference_*`` functions are the solutions: the notebook's main line uses them, so a learner who has
+not solved an exercise can still run the lesson, and its "Stuck?" line loads them.
 """
 from __future__ import annotations
 
@@ -165,3 +167,22 @@ def taylor_delta(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any]) 
         return _fail(f"expected e.g. {expected.flatten()[i].item():.6f}, got {got.flatten()[i].item():.6f}",
                      "ΔL ≈ −g·w + ½·h·w² for each weight")
     return _ok("taylor_delta: −g·w + ½·h·w² for every weight")
+
+
+# ----------------------------------------------------------------------------- reference solutions
+def reference_magnitude_mask(w: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Reference for Exercise 1: True for the weights to keep, all but the ``round(fraction * w.numel())``
+    smallest ``|w|`` (ties broken by position, so exactly k weights go even among exact zeros)."""
+    return _expected_mask(w, fraction)
+
+
+def reference_layerwise_masks(weights: dict[str, torch.Tensor], fraction: float) -> dict[str, torch.Tensor]:
+    """Reference for Exercise 2: ``{name: keep-mask}``, every layer losing ``round(fraction * its size)`` of its
+    own smallest ``|w|`` (layer-wise magnitude pruning)."""
+    return {name: reference_magnitude_mask(w, fraction) for name, w in weights.items()}
+
+
+def reference_taylor_delta(w: torch.Tensor, g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Reference for Exercise 3: predicted change of the loss when each weight is removed alone,
+    ``-g * w + 0.5 * h * w**2`` element-wise (``h`` is the diagonal of the Hessian)."""
+    return -g * w + 0.5 * h * w**2
