@@ -113,3 +113,12 @@ def test_global_layer_sparsity(capsys):
     assert verdict(ex03.global_layer_sparsity, global_signed) is False
     assert "np.abs" in capsys.readouterr().out
     assert verdict(ex03.global_layer_sparsity, lambda kernels, s: [s]) is False
+
+
+def test_references_pass_their_checkers():
+    """The "Stuck?" lines of the notebook load these; each must pass its own checker."""
+    assert ex03.polynomial_sparsity(ex03.reference_polynomial_sparsity)
+    assert ex03.clone_function(ex03.reference_make_clone_function)
+    assert ex03.global_layer_sparsity(ex03.reference_global_layer_sparsity)
+    assert not {"reference_polynomial_sparsity", "reference_make_clone_function",
+                "reference_global_layer_sparsity"} & set(ex03.__all__)

@@ -47,10 +47,11 @@ def _03(r):
     assert r["sparsity"] >= 0.8999  # the schedule reaches 90 % even in FAST mode
     assert r["gzip_ratio"] > 3
     assert r["tflite_bytes_sparse"] < r["tflite_bytes_pruned"] == r["tflite_bytes_dense"]
-    t, o = r["tradeoff"], r["tradeoff_oneshot"]
-    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t)
+    t, o = r["tradeoff"], r["tradeoff_oneshot_val"]
+    assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t) <= set(r["tradeoff_val"])
     i = t["sparsity"].index(0.9)
-    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats chance
+    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats chance (validation)
+    assert r["seed"] == 0 and isinstance(r["choice_within_noise"], bool)
 
 
 def _04(r):
@@ -143,7 +144,8 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                    "latency_ratio_masked", "sensitivity_accuracy_at_90"}, _02),
     "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                       "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
-                                      "tflite_bytes_pruned", "tflite_bytes_sparse"}, _03),
+                                      "tflite_bytes_pruned", "tflite_bytes_sparse", "tradeoff_val",
+                                      "tradeoff_oneshot_val", "pruned_val_accuracy", "choice_within_noise"}, _03),
     "04_neuron_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
                                    "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
                                    "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",

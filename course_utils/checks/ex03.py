@@ -69,7 +69,25 @@ def polynomial_sparsity(fn: Callable[..., float]) -> bool:
     return _ok(f"your polynomial_sparsity matches TFMOT's PolynomialDecay on {len(_POLY_CASES)} hidden cases.")
 
 
+def reference_polynomial_sparsity(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3) -> float:
+    """Reference solution of exercise 1: the target sparsity of TFMOT's ``PolynomialDecay`` at ``step``."""
+    p = min(1.0, max(0.0, (step - begin_step) / (end_step - begin_step)))
+    return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - p) ** power
+
+
 # ----------------------------------------------------------------------------- exercise 2
+def reference_make_clone_function(names, schedule) -> Callable:
+    """Reference solution of exercise 2: a ``clone_function`` that wraps only the layers called ``names``."""
+    import tensorflow_model_optimization as tfmot
+
+    def clone_fn(layer):
+        if layer.name in names:
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    return clone_fn
+
+
 @_exercise
 def clone_function(make_clone_function: Callable[[Any, Any], Callable]) -> bool:
     """Exercise 2: ``make_clone_function(names, schedule)`` returns a ``clone_function`` for
@@ -126,6 +144,11 @@ def _reference_global(kernels: dict[str, np.ndarray], sparsity: float) -> dict[s
         out[name] = float(pruned[start : start + n].mean())
         start += n
     return out
+
+
+def reference_global_layer_sparsity(kernels: dict, sparsity: float) -> dict:
+    """Reference solution of exercise 3: ``{layer: fraction pruned}`` under one global magnitude threshold."""
+    return _reference_global(kernels, sparsity)
 
 
 def _global_cases() -> list[tuple[dict[str, np.ndarray], float]]:
