@@ -113,3 +113,23 @@ def test_self_check_protocol(capsys, monkeypatch):
     monkeypatch.setenv("COURSE_GRADING", "1")
     with pytest.raises(ExerciseFailed, match="not attempted"):
         ex02.second_amount(None)
+
+
+def test_references_pass_their_checkers(capsys):
+    """The notebook's main line and its "Stuck?" lines use these: they must pass the self-checks."""
+    assert ex02.global_threshold(ex02.reference_global_threshold) is True
+    assert ex02.second_amount(ex02.reference_second_amount) is True
+    dense, _, data = _han_models()
+    han = ex02.reference_han_recipe(dense, data, 1, 1e-3, seed=0)
+    assert han is not dense and ex02.han_recipe(han, dense) is True
+    assert capsys.readouterr().out.count("✓") == 3
+    for name in ("reference_global_threshold", "reference_second_amount", "reference_han_recipe"):
+        assert name not in ex02.__all__ and getattr(ex02, name).__doc__
+
+
+def test_han_recipe_missing_model_is_not_attempted(capsys):
+    """The learner edition binds `han = None`: the self-check reports "not attempted" and does not raise."""
+    from course_utils import models_torch
+
+    assert ex02.han_recipe(None, models_torch.mlp(seed=0)) is None
+    assert "not attempted" in capsys.readouterr().out

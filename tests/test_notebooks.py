@@ -39,7 +39,11 @@ def _02(r):
     t, o = r["tradeoff"], r["tradeoff_oneshot"]
     assert len(t["sparsity"]) >= 5 and {"layer-wise", "global", "random"} <= set(t) <= set(o)
     i = t["sparsity"].index(0.9)
-    assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats the random control
+    v = r["tradeoff_oneshot_val"]  # decisions and claims on validation, not on test
+    assert v["global"][i] > v["random"][i] + 0.05, v  # magnitude beats the random control
+    assert r["final_model"] in {"gradual", "one-shot + fine-tune"}
+    best = max(r["gradual_val_accuracy"], r["oneshot_val_accuracy"])
+    assert abs(r["pruned_val_accuracy"] - best) < 1e-9  # the final model is the better one on validation
 
 
 def _03(r):
@@ -141,7 +145,9 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                   "taylor_median_rel_error_second_order"}, _01),
     "02_weight_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                    "tradeoff_oneshot", "layer_sparsity", "masked_state_dict_ratio",
-                                   "latency_ratio_masked", "sensitivity_accuracy_at_90"}, _02),
+                                   "latency_ratio_masked", "sensitivity_accuracy_at_90", "seed",
+                                   "tradeoff_oneshot_val", "tradeoff_val", "final_model", "pruned_val_accuracy",
+                                   "test_within_noise"}, _02),
     "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                       "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
                                       "tflite_bytes_pruned", "tflite_bytes_sparse", "tradeoff_val",
