@@ -2,8 +2,9 @@
 
 Validation has 500 images and test 1,000: one image is 0.2 or 0.1 points, and the binomial standard error
 of an accuracy near 95 % is about 1.0 or 0.7 points. Two models evaluated on the *same* images are compared
-with a paired test (McNemar), which looks only at the images on which they disagree and is far more sensitive
-than comparing two unpaired intervals. Pure Python and numpy: no framework is imported.
+with a paired test (McNemar, exact), which looks only at the images on which they disagree and is far more
+sensitive than comparing two unpaired intervals. Its interval for the difference is exact too, and excludes zero
+exactly when the test rejects, so the verdict and the interval always agree. Pure Python and numpy: no framework is imported.
 """
 from __future__ import annotations
 
@@ -62,41 +63,86 @@ class McNemar:
     only_a: int
     only_b: int
     p_value: float
-    exact: bool
+    exact: bool = True
 
 
-def mcnemar(correct_a: Any, correct_b: Any, *, exact_below: int = 50) -> McNemar:
-    """Paired test of "A and B are equally accurate" on the same images (boolean arrays, True = right).
+def _log_binom_pmf(i: int, m: int, p: float) -> float:
+    return (math.lgamma(m + 1) - math.lgamma(i + 1) - math.lgamma(m - i + 1)
+            + i * math.log(p) + (m - i) * math.log1p(-p))
 
-    Only discordant images count. With fewer than ``exact_below`` of them the p-value is exact (binomial,
-    two-sided); otherwise the chi-square approximation with continuity correction. Introduced in 02.
+
+def _binom_cdf(k: int, m: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(m, p)."""
+    if k < 0:
+        return 0.0
+    if k >= m:
+        return 1.0
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    return min(1.0, sum(math.exp(_log_binom_pmf(i, m, p)) for i in range(k + 1)))
+
+
+def _clopper_pearson(k: int, m: int, alpha: float) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval for a binomial proportion k/m; it excludes p0 exactly when the
+    two-sided exact binomial test (twice the smaller tail) rejects p0 at level alpha."""
+
+    def solve(f, target: float) -> float:  # f increasing in p on [0, 1]
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if f(mid) < target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else solve(lambda p: 1 - _binom_cdf(k - 1, m, p), alpha / 2)  # P(X >= k; p) = alpha/2
+    upper = 1.0 if k == m else solve(lambda p: -_binom_cdf(k, m, p), -alpha / 2)        # P(X <= k; p) = alpha/2
+    return lower, upper
+
+
+def mcnemar(correct_a: Any, correct_b: Any) -> McNemar:
+    """Exact McNemar test of "A and B are equally accurate" on the same images (boolean arrays, True = right).
+
+    Only discordant images count: under equal accuracy each of the ``m`` images that exactly one model gets
+    right is A's with probability 1/2, so the p-value is twice the smaller binomial tail (capped at 1). Exact for
+    any count (no chi-square approximation), so it agrees with :func:`paired_difference_ci`. Introduced in 02.
     """
-    a, b = _as_correct(correct_a, "correct_a"), _as_correct(correct_b, "correct_b")
-    if a.shape != b.shape:
-        raise ValueError(f"both models must be scored on the same images: shapes {a.shape} and {b.shape}")
+    a, b = _paired(correct_a, correct_b)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     m = only_a + only_b
     if m == 0:
-        return McNemar(0, 0, 1.0, True)
-    if m < exact_below:
-        k = min(only_a, only_b)
-        tail = sum(math.comb(m, i) for i in range(k + 1)) / 2**m
-        return McNemar(only_a, only_b, min(1.0, 2 * tail), True)
-    chi2 = (abs(only_a - only_b) - 1) ** 2 / m
-    return McNemar(only_a, only_b, math.erfc(math.sqrt(chi2 / 2)), False)
+        return McNemar(0, 0, 1.0)
+    tail = _binom_cdf(min(only_a, only_b), m, 0.5)
+    return McNemar(only_a, only_b, min(1.0, 2 * tail))
 
 
-def paired_difference_ci(correct_a: Any, correct_b: Any, level: float = 0.95) -> tuple[float, float]:
-    """Interval for accuracy(A) − accuracy(B) on the same images (fractions; normal approximation, paired)."""
+def _paired(correct_a: Any, correct_b: Any) -> tuple[np.ndarray, np.ndarray]:
     a, b = _as_correct(correct_a, "correct_a"), _as_correct(correct_b, "correct_b")
     if a.shape != b.shape:
         raise ValueError(f"both models must be scored on the same images: shapes {a.shape} and {b.shape}")
+    return a, b
+
+
+def paired_difference_ci(correct_a: Any, correct_b: Any, level: float = 0.95) -> tuple[float, float]:
+    """Interval for accuracy(A) − accuracy(B) on the same images (fractions), consistent with :func:`mcnemar`.
+
+    Given the ``m`` discordant images, the share ``q`` that A wins has an exact (Clopper-Pearson) interval, and
+    the difference is ``(m / n)·(2q − 1)``. The interval excludes 0 exactly when McNemar's exact test rejects
+    equal accuracy at ``1 − level``, so "within noise" and "the interval contains 0" never disagree.
+    """
+    _z(level)  # validates level
+    a, b = _paired(correct_a, correct_b)
     n = a.size
-    d = a.astype(float) - b.astype(float)
-    diff = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-    z = _z(level)
-    return diff - z * se, diff + z * se
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    m = only_a + only_b
+    if m == 0:
+        return 0.0, 0.0
+    lo, hi = _clopper_pearson(only_a, m, 1 - level)
+    diff = (only_a - only_b) / n
+    return min(diff, m / n * (2 * lo - 1)), max(diff, m / n * (2 * hi - 1))  # min/max: float rounding at the ends
 
 
 @dataclass(frozen=True)
@@ -120,8 +166,9 @@ class Comparison:
         pct = round(self.level * 100)
         verdict = ("within noise" if self.within_noise
                    else f"a real difference at the {pct} % level")
-        return (f"{na}: {aa:.1%} [{la:.1%}, {ha:.1%}]   {nb}: {ab:.1%} [{lb:.1%}, {hb:.1%}]   ({pct} % Wilson intervals, "
-                f"{self.n} images)\n{na} − {nb}: {self.difference * 100:+.1f} points [{lo * 100:+.1f}, {hi * 100:+.1f}]; "
+        return (f"{na}: {aa:.1%} [{la:.1%}, {ha:.1%}]   {nb}: {ab:.1%} [{lb:.1%}, {hb:.1%}]   "
+                f"({pct} % Wilson intervals, {self.n} images)\n"
+                f"{na} − {nb}: {self.difference * 100:+.1f} points [{lo * 100:+.1f}, {hi * 100:+.1f}]; "
                 f"they disagree on {self.test.only_a + self.test.only_b} images ({self.test.only_a} vs "
                 f"{self.test.only_b}), McNemar p = {self.test.p_value:.2g}: {verdict}.")
 

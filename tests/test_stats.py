@@ -51,16 +51,40 @@ def test_mcnemar_exact_small_counts():
     assert metrics.mcnemar(a, b).p_value == 1.0
 
 
-def test_mcnemar_large_counts_use_chi_square():
+def test_mcnemar_is_exact_for_large_counts_too():
+    from scipy.stats import binomtest
+
     rng = np.random.default_rng(0)
     a = rng.random(2000) < 0.9
     b = a.copy()
     flip = rng.choice(2000, 120, replace=False)
     b[flip] = ~b[flip]
     t = metrics.mcnemar(a, b)
-    assert not t.exact and 0 <= t.p_value <= 1
-    chi2 = (abs(t.only_a - t.only_b) - 1) ** 2 / (t.only_a + t.only_b)
-    assert abs(t.p_value - math.erfc(math.sqrt(chi2 / 2))) < 1e-12
+    assert t.exact and t.only_a + t.only_b == 120
+    assert t.p_value == pytest.approx(binomtest(t.only_a, 120, 0.5).pvalue, rel=1e-9)
+
+
+def test_difference_interval_is_exact_and_agrees_with_the_test():
+    """Clopper-Pearson on the discordant share: the interval excludes 0 exactly when McNemar rejects."""
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(20, 600))
+        a = rng.random(n) < rng.uniform(0.6, 0.99)
+        b = a.copy()
+        k = int(rng.integers(0, n // 4 + 1))
+        idx = rng.choice(n, k, replace=False)
+        b[idx] = rng.random(k) < 0.5
+        c = metrics.compare(a, b)
+        lo, hi = c.difference_interval
+        assert lo <= c.difference <= hi
+        assert c.within_noise == (lo <= 0 <= hi), (c, lo, hi)
+        m = c.test.only_a + c.test.only_b
+        if m:
+            ci = binomtest(c.test.only_a, m, 0.5).proportion_ci(0.95, method="exact")
+            assert lo == pytest.approx(m / n * (2 * ci.low - 1), abs=1e-9)
+            assert hi == pytest.approx(m / n * (2 * ci.high - 1), abs=1e-9)
 
 
 def test_mcnemar_rejects_unpaired_input():
@@ -90,7 +114,8 @@ def test_stats_imports_no_framework():
     import subprocess
     import sys
 
-    code = "import sys, course_utils.stats, course_utils.metrics; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    code = ("import sys, course_utils.stats, course_utils.metrics; "
+            "print('torch' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
     assert stats.compare is metrics.compare
