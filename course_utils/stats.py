@@ -189,7 +189,7 @@ def compare(correct_a: Any, correct_b: Any, names: tuple[str, str] = ("A", "B"),
         names=(str(names[0]), str(names[1])), n=n,
         accuracy=(float(a.mean()), float(b.mean())),
         interval=(accuracy_ci(int(a.sum()), n, level), accuracy_ci(int(b.sum()), n, level)),
-        difference=float(a.mean() - b.mean()),
+        difference=(test.only_a - test.only_b) / n,  # = accuracy(A) - accuracy(B), from the same counts as the interval
         difference_interval=paired_difference_ci(a, b, level),
         test=test, level=level, within_noise=test.p_value >= 1 - level,
     )
