@@ -131,3 +131,19 @@ def test_coupled_rejects_pruning_the_model(capsys):
 
     assert verdict(ex06.coupled_layers, prunes) is False
     assert "pruned the model" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- reference solutions
+def test_references_pass_their_checkers():
+    assert ex06.filters_to_keep(ex06.reference_filters_to_keep) is True
+    assert ex06.fc_columns(ex06.reference_fc_columns) is True
+    assert ex06.coupled_layers(ex06.reference_coupled_layers) is True
+
+
+def test_reference_filters_to_keep_matches_surgery_keep_indices():
+    from course_utils import surgery_torch
+
+    w = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 3, 3, 3)).astype(np.float32))
+    for amount in (0.25, 0.5, 0.625):
+        np.testing.assert_array_equal(ex06.reference_filters_to_keep(w, amount).numpy(),
+                                      surgery_torch.keep_indices(w.abs().flatten(1).sum(dim=1), amount))

@@ -78,6 +78,7 @@ def _06(r):
     assert r["channels_removed_fraction"] >= 0.5 and r["mac_ratio"] >= 3.0 and r["param_ratio"] > 1.5
     assert r["latency_speedup"] > r["masked_speedup"]  # channel removal is faster than masking
     assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+    assert 0.1 < r["dense_val_accuracy"] <= 1 and 0.1 < r["pruned_val_accuracy"] <= 1
 
 
 def _07(r):
@@ -162,13 +163,15 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                       "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
     "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                        "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
-                                       "masked_speedup", "hand_vs_torch_pruning_identical"}, _06),
+                                       "masked_speedup", "hand_vs_torch_pruning_identical", "seed",
+                                       "dense_val_accuracy", "pruned_val_accuracy", "test_difference_points"}, _06),
     "07_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                           "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
                                           "tflite_speedup", "tflite_bytes", "masked_vs_removed_max_diff",
                                           "speedup_2by4_tflite", "two_four_pattern_ok",
                                           "xnnpack_policy_rejects_small_cnn", "xnnpack_policy_wrapped",
-                                          "speedup_xnnpack_tflite_batch1"}, _07),
+                                          "speedup_xnnpack_tflite_batch1", "seed", "dense_val_accuracy",
+                                          "pruned_val_accuracy", "test_difference_points"}, _07),
     "08_measuring_what_pruning_buys": ({"summary", "csr_break_even_sparsity", "csr_break_even_sparsity_b1",
                                         "csr_break_even_sparsity_b256", "csr_vs_dense_ratio_at_50_b1",
                                         "csr_vs_dense_ratio_at_50_b256", "gzip_ratio_90", "masked_file_ratio",

@@ -37,6 +37,34 @@ def _int_array(x: Any) -> np.ndarray | None:
     return None
 
 
+# ----------------------------------------------------------------------------- reference solutions
+def reference_filters_to_keep(weight: torch.Tensor, amount: float) -> torch.Tensor:
+    """Reference solution of exercise 1: sorted indices of the filters kept when the ``round(amount * n)``
+    filters with the smallest L1 norm are removed (ties: the lower index goes first, as in
+    ``surgery_torch.keep_indices``)."""
+    l1 = weight.detach().abs().flatten(1).sum(dim=1)
+    n_remove = round(amount * weight.shape[0])
+    return torch.sort(torch.argsort(l1, stable=True)[n_remove:]).values
+
+
+def reference_fc_columns(keep_channels: Any, spatial: int) -> torch.Tensor:
+    """Reference solution of exercise 2: columns ``c*spatial ... c*spatial + spatial - 1`` of every kept
+    channel ``c`` of an NCHW flatten, channels in increasing order."""
+    keep = torch.sort(torch.as_tensor(keep_channels)).values
+    return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
+
+
+def reference_coupled_layers(model: nn.Module, layer_name: str, example_input: torch.Tensor) -> list[str]:
+    """Reference solution of exercise 3: sorted names of the layers in the torch-pruning dependency group of
+    ``layer_name``'s output channels (the model is not pruned)."""
+    import torch_pruning as tp
+
+    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
+    group = dg.get_pruning_group(model.get_submodule(layer_name), tp.prune_conv_out_channels, idxs=[0])
+    names = {module: name for name, module in model.named_modules()}
+    return sorted({names[dep.target.module] for dep, _ in group if dep.target.module in names})
+
+
 # ----------------------------------------------------------------------------- exercise 1
 def _l1_vs_l2_weight() -> torch.Tensor:
     """6 filters (6, 2, 3, 3) whose L1 and L2 rankings differ."""
