@@ -1,7 +1,14 @@
-"""Framework-free argument checks shared by the PyTorch and Keras twins (no framework imports)."""
+"""Framework-free argument checks shared by the PyTorch and Keras twins (no framework imports).
+
+One place for the checks every module needs (ints, fractions, positive numbers, input shapes, keep
+indices) and for :func:`keep_indices`, which both ``surgery_torch`` and ``surgery_tf`` export. The
+error messages say what was expected and what was given, in the words the notebooks use.
+"""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,3 +54,110 @@ def keep_index_array(keep_idx, n: int, what: str, *, allow_integral_floats: bool
     if len(np.unique(arr)) != len(arr):
         raise ValueError(f"keep_idx for {what} has repeated indices (duplicates)")
     return np.sort(arr)
+
+
+# ----------------------------------------------------------------------------- numbers
+def check_input_shape(input_shape: Any, *, name: str = "input_shape") -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints (one sample, no batch dimension)."""
+    if isinstance(input_shape, (int, np.integer)):
+        input_shape = (int(input_shape),)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of ints such as (1, 28, 28), got {input_shape!r}") from None
+    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+                            for d in shape):
+        raise ValueError(
+            f"{name} must be a non-empty tuple of positive ints without the batch dimension, e.g. (1, 28, 28) "
+            f"for a torch CNN or (28, 28) for Keras; got {input_shape!r}"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum`` (numpy ints accepted, bools not); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1; ValueError ("<name> must be an int >= 1") otherwise."""
+    return check_int(value, name, 1)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 0; ValueError ("<name> must be an int >= 0") otherwise."""
+    return check_int(value, name, 0)
+
+
+def check_positive_number(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite float > 0 (or >= 0 with ``allow_zero``); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str, *, below_one: bool = False, hint: str = "") -> float:
+    """``value`` as a float in [0, 1] (or [0, 1) with ``below_one``): TypeError for a non-number,
+    ValueError outside the range or NaN.
+
+    The messages are those the course has always shown: ``"<name> must be a fraction in [0, 1]<hint>"``;
+    with ``below_one``, ``"<name> must be a number in [0, 1)"`` (TypeError) and ``"<name> must be a
+    fraction in [0, 1) (1.0 would remove every weight)"`` (ValueError).
+    """
+    if below_one:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
+        v = float(value)
+        if math.isnan(v) or not 0.0 <= v < 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1) (1.0 would remove every weight), got {v}")
+        return v
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a fraction in [0, 1]{hint}, got {value!r}")
+    v = float(value)
+    if math.isnan(v) or not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1]{hint}, got {value!r}")
+    return v
+
+
+# ----------------------------------------------------------------------------- structured pruning
+def _to_numpy(x: Any) -> Any:
+    """A torch tensor (``.detach()``) or TF tensor/variable (``.numpy()``) as numpy; anything else unchanged."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach"):  # torch
+        return x.detach().cpu().numpy()
+    if hasattr(x, "numpy"):  # TensorFlow
+        return x.numpy()
+    return x
+
+
+def keep_indices(scores: Any, amount: float) -> np.ndarray:
+    """Sorted indices of the units/channels to *keep* when removing the fraction ``amount`` (0–1)
+    with the lowest ``scores`` (higher score = more important).
+
+    ``scores``: one score per unit (numpy array, list, torch or TF tensor). Removes
+    ``round(amount * n)`` of them, the rounding ``torch.nn.utils.prune`` uses; ties are broken by
+    index (lower index removed first), so the result is deterministic. At least one must survive.
+    Returns an int64 array. The same function for both frameworks (``surgery_torch.keep_indices``
+    and ``surgery_tf.keep_indices`` are this one). Introduced in 04_neuron_pruning_pytorch.
+    """
+    s = np.asarray(_to_numpy(scores), dtype=np.float64)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"scores must be a non-empty 1-D array (one per unit/channel), got shape {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or inf")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.floating, np.integer)):
+        raise TypeError(f"amount must be a fraction in [0, 1), got {amount!r}")
+    amount = float(amount)
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"amount is the fraction of units/channels to remove, in [0, 1); got {amount}")
+    n_remove = int(round(amount * s.size))
+    if n_remove >= s.size:
+        raise ValueError(f"amount={amount} would remove all {s.size} units/channels; keep at least one")
+    order = np.argsort(s, kind="stable")
+    return np.sort(order[n_remove:]).astype(np.int64)

@@ -20,7 +20,8 @@ What each constraint measures (units as in :mod:`course_utils.metrics`):
 ``gzip_bytes``      ``gzip_size``: bytes of the saved weights after gzip level 9 (torch
                     ``state_dict``, Keras ``save_weights`` .h5) — zeros compress, masks cost bytes
 ``macs``            ``macs``: dense, shape-based multiply-accumulates per sample (masks do not help)
-``latency_ratio``   fastest wall time of model / reference on one batch of 256, interleaved rounds
+``latency_ratio``   time of model / reference on one batch of 256 (``metrics.race``: alternating
+                    rounds, median over rounds of the per-round ratio)
 ``accuracy_drop``   reference accuracy − model accuracy on the test data (fraction 0–1)
 ==================  ==========================================================================
 """
@@ -33,7 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import metrics
+from . import metrics, timing
 
 __all__ = [
     "CHALLENGE",
@@ -194,7 +195,9 @@ class Report:
 
     Accuracies and ``accuracy_drop`` are fractions 0–1, sizes bytes, MACs per sample, latencies seconds
     per batch of ``batch_size``; ``reference_*`` are the same measurements of the reference model.
-    ``latency_*`` are ``None`` when latency was not measured; they are best-of-N times (see :func:`score`). ``checks`` holds one :class:`Check` per
+    ``latency_*`` are ``None`` when latency was not measured; ``latency_s``/``reference_latency_s`` are
+    medians over all timed calls and ``latency_ratio`` is the paired ratio of :func:`course_utils.metrics.race`
+    (``latency_statistic`` says so in words; see :func:`score`). ``checks`` holds one :class:`Check` per
     constraint of ``budget``; ``passed`` is True when all of them pass. ``notes`` are warnings
     (e.g. pruning masks still attached). ``print(report)`` shows the table.
     """
@@ -218,6 +221,7 @@ class Report:
     n_test: int
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = field(default=())
+    latency_statistic: str = ""
 
     @property
     def accuracy_drop(self) -> float:
@@ -297,7 +301,7 @@ class Report:
         rows.append(("accuracy_drop", f"{self.accuracy:.2%}", f"{self.reference_accuracy:.2%}",
                      f"{self.accuracy_drop * 100:+.2f} pt", lambda v: f"{v * 100:.2f} pt"))
         labels = {"params": "parameters", "nonzeros": "nonzero params", "gzip_bytes": "gzip size",
-                  "macs": "MACs / sample", "latency_ratio": f"latency @{self.batch_size} (best)",
+                  "macs": "MACs / sample", "latency_ratio": f"latency @{self.batch_size} (paired)",
                   "accuracy_drop": "accuracy (drop)"}
         header = ("measurement", "model", "reference", "model/ref", "limit", "result")
         body = []
@@ -314,6 +318,8 @@ class Report:
         lines += [fmt_row(r) for r in body]
         lines.append(f"accuracy {self.accuracy:.2%} vs reference {self.reference_accuracy:.2%}: "
                      f"drop {self.accuracy_drop * 100:.2f} percentage points (the score: lower is better)")
+        if self.latency_ratio is not None and self.latency_statistic:
+            lines.append(f"latency: median ms per batch; model/ref = {self.latency_statistic}")
         lines += [f"FAIL {c.name}: {c.message}" for c in self.checks if not c.passed]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -337,7 +343,9 @@ def pruning_leftovers(model: Any) -> list[str]:
     ``torch.nn.utils.prune``; TFMOT ``PruneLowMagnitude`` wrappers). Their saved files are bigger than
     the pruned weights need: remove the bookkeeping before you measure size."""
     if metrics.framework_of(model) == "torch":
-        return sorted({name.rsplit(".", 1)[0] for name, _ in model.named_buffers() if name.endswith("_mask")})
+        from ._torch_prune import has_prune_hooks
+
+        return sorted(name for name, m in model.named_modules() if has_prune_hooks(m))
     from . import metrics_tf
 
     return [outer.name for _, outer, _ in metrics_tf._walk(model) if metrics_tf.is_pruning_wrapper(outer)]
@@ -373,21 +381,13 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(logits.argmax(axis=1) == y))
 
 
-def _latency_ratio(model: Any, reference: Any, shape: tuple[int, ...], batch_size: int, rounds: int,
-                   repeats: int) -> tuple[float, float, float]:
-    """Time reference and model in ``rounds`` interleaved rounds (so a busy machine slows both alike) and
-    return (model best s, reference best s, their ratio).
-
-    "Best" is the fastest call over all rounds: other programs on the machine can only make a call
-    slower, never faster, so the minimum is the most repeatable estimate of what the model itself costs.
-    """
-    m_times: list[float] = []
-    r_times: list[float] = []
-    for _ in range(rounds):
-        r_times += metrics.latency(reference, shape, batch_size, repeats=repeats, warmup=3).times_s
-        m_times += metrics.latency(model, shape, batch_size, repeats=repeats, warmup=3).times_s
-    best_m, best_r = float(min(m_times)), float(min(r_times))
-    return best_m, best_r, best_m / best_r
+def _latency(model: Any, reference: Any, shape: tuple[int, ...], batch_size: int, rounds: int,
+             repeats: int) -> tuple[float, float, float, str]:
+    """Race reference and model (:func:`course_utils.metrics.race`, alternating rounds, so a busy machine
+    slows both alike); return (model median s, reference median s, paired ratio, the statistic in words)."""
+    race = metrics.race({"model": model, "reference": reference}, shape, batch_size, rounds=rounds,
+                        repeats=repeats, warmup=3, reference="reference")
+    return race.median_s("model"), race.median_s("reference"), race.ratio("model"), timing.PAIRED
 
 
 def score(
@@ -411,9 +411,11 @@ def score(
       evaluated on it.
     - ``input_shape``: one sample for MACs and latency; default :func:`default_input_shape`.
     - Latency (seconds per batch of ``batch_size``) is measured when the budget limits it or when
-      ``measure_latency=True``: ``latency_rounds`` interleaved rounds of reference and model, each
-      ``latency_repeats`` calls after a warm-up; ``latency_s`` is the fastest call (best of all rounds,
-      the estimate least disturbed by other programs) and ``latency_ratio`` is model best / reference best.
+      ``measure_latency=True``, with :func:`course_utils.metrics.race`: ``latency_rounds`` alternating
+      rounds of reference and model, each ``latency_repeats`` timed calls after a warm-up.
+      ``latency_ratio`` is the median over rounds of the per-round ratio model / reference (paired:
+      load that hits a round hits both); ``latency_s`` and ``reference_latency_s`` are the medians
+      over all calls.
     - ``verbose``: print the report's table.
 
     Raises ``TypeError`` for a model of unknown type, a non-Budget budget or malformed test data, and
@@ -447,8 +449,10 @@ def score(
 
     acc, ref_acc = accuracy(model, x, y), accuracy(reference, x, y)
     lat = ref_lat = ratio = None
+    statistic = ""
     if measure_latency:
-        lat, ref_lat, ratio = _latency_ratio(model, reference, shape, batch_size, latency_rounds, latency_repeats)
+        lat, ref_lat, ratio, statistic = _latency(model, reference, shape, batch_size, latency_rounds,
+                                                  latency_repeats)
     measured = {
         "params": (metrics.count_params(model), metrics.count_params(reference)),
         "nonzeros": (metrics.count_nonzero(model), metrics.count_nonzero(reference)),
@@ -482,6 +486,7 @@ def score(
         macs=measured["macs"][0], reference_macs=measured["macs"][1],
         latency_s=lat, reference_latency_s=ref_lat, latency_ratio=ratio,
         batch_size=batch_size, n_test=len(y), checks=tuple(checks), notes=tuple(notes),
+        latency_statistic=statistic,
     )
     if verbose:
         print(report.table())

@@ -22,16 +22,18 @@ Conventions (shared by both frameworks)
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
-import math
-import warnings
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from . import timing
+from ._validate import check_input_shape, check_nonnegative_int, check_positive_int
 from .stats import Comparison, accuracy_ci, compare, mcnemar, paired_difference_ci
+from .timing import LatencyResult, Race, speedup
 
 __all__ = [
     "Comparison",
@@ -51,6 +53,8 @@ __all__ = [
     "layer_sparsity",
     "macs",
     "prunable_weights",
+    "race",
+    "Race",
     "serialized_bytes",
     "serialized_size",
     "sparse_storage_bytes",
@@ -115,33 +119,8 @@ def _keras_backend(model: Any, what: str) -> ModuleType:
 
 
 # ----------------------------------------------------------------------------- validation
-def check_input_shape(input_shape: Any, *, name: str = "input_shape") -> tuple[int, ...]:
-    """``input_shape`` as a tuple of positive ints (one sample, no batch dimension)."""
-    if isinstance(input_shape, (int, np.integer)):
-        input_shape = (int(input_shape),)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a tuple of ints such as (1, 28, 28), got {input_shape!r}") from None
-    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
-                            for d in shape):
-        raise ValueError(
-            f"{name} must be a non-empty tuple of positive ints without the batch dimension, e.g. (1, 28, 28) "
-            f"for a torch CNN or (28, 28) for Keras; got {input_shape!r}"
-        )
-    return tuple(int(d) for d in shape)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
-def check_nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
+# check_input_shape, check_positive_int and check_nonnegative_int live in course_utils._validate
+# (imported above, so metrics.check_positive_int etc. keep working).
 
 
 # ----------------------------------------------------------------------------- weights & params
@@ -360,52 +339,14 @@ def _to_numpy(w: Any, name: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- latency
-@dataclass(frozen=True)
-class LatencyResult:
-    """Wall-clock time of one inference call on a batch, summarised over ``repeats`` runs.
+# LatencyResult and speedup live in course_utils.timing (framework-free) and are re-exported here.
 
-    All times are seconds per *batch* of ``batch_size`` samples; ``per_sample_s`` divides the
-    median by the batch size. ``threads`` is the intra-op thread count in effect while timing.
-    Introduced in 04_neuron_pruning_pytorch.
-    """
 
-    median_s: float
-    p25_s: float
-    p75_s: float
-    iqr_s: float
-    batch_size: int
-    threads: int
-    repeats: int
-    framework: str = ""
-    times_s: tuple[float, ...] = field(default=(), repr=False)
-
-    @property
-    def per_sample_s(self) -> float:
-        """Median seconds per sample (``median_s / batch_size``)."""
-        return self.median_s / self.batch_size
-
-    @classmethod
-    def from_times(cls, times: Sequence[float], *, batch_size: int, threads: int, framework: str) -> "LatencyResult":
-        arr = np.asarray(times, dtype=float)
-        if arr.size == 0:
-            raise ValueError("no timings")
-        p25, med, p75 = (float(v) for v in np.percentile(arr, [25, 50, 75]))
-        return cls(
-            median_s=med,
-            p25_s=p25,
-            p75_s=p75,
-            iqr_s=p75 - p25,
-            batch_size=int(batch_size),
-            threads=int(threads),
-            repeats=int(arr.size),
-            framework=framework,
-            times_s=tuple(float(t) for t in arr),
-        )
-
-    def __str__(self) -> str:
-        return (f"{self.median_s * 1e3:.3f} ms/batch (IQR {self.iqr_s * 1e3:.3f} ms) = "
-                f"{self.per_sample_s * 1e6:.2f} µs/sample  [batch {self.batch_size}, {self.threads} threads, "
-                f"{self.repeats} repeats{', ' + self.framework if self.framework else ''}]")
+def _check_timing_args(input_shape: Any, batch_size: Any, repeats: Any, warmup: Any,
+                       threads: Any) -> tuple[tuple[int, ...], int, int, int, int | None]:
+    return (check_input_shape(input_shape), check_positive_int(batch_size, "batch_size"),
+            check_positive_int(repeats, "repeats"), check_nonnegative_int(warmup, "warmup"),
+            None if threads is None else check_positive_int(threads, "threads"))
 
 
 def latency(
@@ -436,12 +377,8 @@ def latency(
 
     Introduced in 04_neuron_pruning_pytorch.
     """
-    shape = check_input_shape(input_shape)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    repeats = check_positive_int(repeats, "repeats")
-    warmup = check_nonnegative_int(warmup, "warmup")
-    if threads is not None:
-        threads = check_positive_int(threads, "threads")
+    shape, batch_size, repeats, warmup, threads = _check_timing_args(input_shape, batch_size, repeats, warmup,
+                                                                     threads)
     return _backend(model).latency(model, shape, batch_size, repeats=repeats, warmup=warmup, threads=threads)
 
 
@@ -466,38 +403,93 @@ def tflite_latency(
             f"tflite_model_bytes must be the bytes of a .tflite model (see tflite_bytes), "
             f"got {type(tflite_model_bytes).__name__}"
         )
-    shape = check_input_shape(input_shape)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    repeats = check_positive_int(repeats, "repeats")
-    warmup = check_nonnegative_int(warmup, "warmup")
-    if threads is not None:
-        threads = check_positive_int(threads, "threads")
+    shape, batch_size, repeats, warmup, threads = _check_timing_args(input_shape, batch_size, repeats, warmup,
+                                                                     threads)
     from . import metrics_tf
 
     return metrics_tf.tflite_latency(bytes(tflite_model_bytes), shape, batch_size, repeats=repeats,
                                      warmup=warmup, threads=threads)
 
 
-def speedup(before: LatencyResult, after: LatencyResult) -> float:
-    """How many times faster ``after`` is than ``before``: ``before.median_s / after.median_s``.
+def _is_tflite(model: Any) -> bool:
+    """TFLite model bytes, or a ``tf.lite.Interpreter`` (recognised by class, without importing TensorFlow)."""
+    if isinstance(model, (bytes, bytearray)):
+        return True
+    return any(c.__name__ == "Interpreter" and c.__module__.startswith(("tensorflow", "tflite_runtime", "ai_edge"))
+               for c in type(model).__mro__)
 
-    Both must use the same batch size (compare ``per_sample_s`` yourself otherwise); different
-    thread counts give a ``RuntimeWarning``. Introduced in 04_neuron_pruning_pytorch.
+
+def _race_kind(name: str, model: Any) -> str:
+    if _is_tflite(model):
+        return "tflite"
+    try:
+        return framework_of(model)
+    except TypeError as e:
+        raise TypeError(f"models[{name!r}]: {e} Or TFLite model bytes (see tflite_bytes) / a "
+                        "tf.lite.Interpreter.") from None
+
+
+def race(
+    models: Mapping[str, Any],
+    input_shape: Sequence[int],
+    batch_size: int = 256,
+    *,
+    rounds: int = 7,
+    repeats: int = 10,
+    warmup: int = 2,
+    threads: int | None = None,
+    reference: str | None = None,
+) -> Race:
+    """Time several models on the same random batch in alternating rounds; return a :class:`Race`.
+
+    The course's one timing protocol. ``models`` is ``{name: model}``; each model may be a PyTorch
+    ``nn.Module``, a Keras 2 Model, or TFLite (the bytes from :func:`tflite_bytes`, or a
+    ``tf.lite.Interpreter``), and the models of one race may mix kinds (Keras vs its TFLite
+    conversion, say). Every model is prepared once as :func:`latency` / :func:`tflite_latency` do
+    (torch: eval mode and ``inference_mode``, restored afterwards; Keras: a traced ``tf.function``;
+    TFLite: an interpreter with its input resized), with a uniform [0, 1) input of shape
+    ``(batch_size, *input_shape)`` (one fixed seed). Then for ``rounds`` rounds the models take
+    turns (the first one rotates), each with ``warmup`` untimed calls and ``repeats`` timed ones
+    (:func:`course_utils.timing.run_rounds`). So background load on a shared machine slows the
+    models of a round alike.
+
+    The :class:`Race` has, per model, the median and IQR over all calls (``race[name]``, a
+    :class:`LatencyResult` in seconds per batch), the fastest round, and ratios against
+    ``reference`` (default: the first model): ``race.ratio("pruned")`` is the median over rounds
+    of the per-round time ratio (a round's time is the median of its calls), ``race.speedup("pruned")``
+    its inverse. ``print(race)`` / ``display(race)`` show a table that names the statistic.
+    ``threads``: intra-op threads while timing, as in :func:`latency` (``None`` keeps the setting).
+
+    Raises ``ValueError`` for an empty ``models``, ``batch_size``/``rounds``/``repeats`` < 1,
+    ``warmup`` < 0 or an unknown ``reference``; ``TypeError`` for an object that is not a model.
+    Introduced in 04_neuron_pruning_pytorch.
     """
-    for name, r in (("before", before), ("after", after)):
-        if not isinstance(r, LatencyResult):
-            raise TypeError(f"{name} must be a LatencyResult (from latency()), got {type(r).__name__}")
-    if before.batch_size != after.batch_size:
-        raise ValueError(
-            f"batch sizes differ ({before.batch_size} vs {after.batch_size}); time both with the same "
-            "batch_size or compare per_sample_s"
-        )
-    if before.threads != after.threads:
-        warnings.warn(f"comparing latencies measured with {before.threads} and {after.threads} threads",
-                      RuntimeWarning, stacklevel=2)
-    if not (after.median_s > 0 and math.isfinite(after.median_s)):
-        raise ValueError(f"after.median_s must be a positive time, got {after.median_s}")
-    return before.median_s / after.median_s
+    if not isinstance(models, Mapping):
+        raise TypeError(f"models must be a dict {{name: model}}, got {type(models).__name__}")
+    if not models:
+        raise ValueError("models is empty: race needs at least one {name: model}")
+    shape, batch_size, repeats, warmup, threads = _check_timing_args(input_shape, batch_size, repeats, warmup,
+                                                                     threads)
+    rounds = check_positive_int(rounds, "rounds")
+    names = list(models)
+    if reference is None:
+        reference = names[0]
+    elif reference not in models:
+        raise ValueError(f"reference {reference!r} is not one of the models {names}")
+    kinds = {name: _race_kind(name, m) for name, m in models.items()}
+    calls, used = {}, {}
+    with contextlib.ExitStack() as stack:
+        for name, m in models.items():
+            if kinds[name] == "tflite":
+                from . import metrics_tf
+
+                timer = metrics_tf.tflite_timer(m, shape, batch_size, threads=threads)
+            else:
+                timer = _backend(m).timer(m, shape, batch_size, threads=threads)
+            calls[name], used[name] = stack.enter_context(timer)
+        times = timing.run_rounds(calls, rounds=rounds, repeats=repeats, warmup=warmup)
+    return Race(times_s=times, batch_size=batch_size, reference=reference, warmup=warmup, threads=used,
+                frameworks=kinds)
 
 
 # ----------------------------------------------------------------------------- per-image correctness

@@ -7,17 +7,18 @@ Introduced in 03_weight_pruning_tensorflow.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-import time
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .env import load_tensorflow
-from .metrics import LatencyResult
+from .timing import LatencyResult, time_calls
 
 tf, keras = load_tensorflow()
 L = keras.layers
@@ -264,14 +265,27 @@ def _apply_tf_threads(threads: int | None) -> int:
     return tf.config.threading.get_intra_op_parallelism_threads() or _cpu_threads()
 
 
-def _timed(call, warmup: int, repeats: int) -> list[float]:
-    times = []
-    for i in range(warmup + repeats):
-        t0 = time.perf_counter()
-        call()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return times
+@contextlib.contextmanager
+def timer(
+    model: Any,
+    input_shape: tuple[int, ...],
+    batch_size: int,
+    *,
+    threads: int | None,
+) -> Iterator[tuple[Callable[[], Any], int]]:
+    """Context: ``(call, threads used)``, where ``call()`` runs a traced ``model(x, training=False)``
+    once on a fixed random batch (traced and run once before it is handed out). Used by :func:`latency`
+    and :func:`course_utils.metrics.race` (arguments already validated there)."""
+    used = _apply_tf_threads(threads)
+    _ensure_graph(model, input_shape)
+    x = tf.constant(np.random.default_rng(0).random((batch_size, *input_shape), dtype=np.float32))
+    fn = tf.function(lambda t: model(t, training=False))
+    try:
+        fn(x)  # trace and compile outside the timed runs (in addition to the warm-up)
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as e:
+        raise ValueError(f"model {model.name!r} failed on an input of shape {tuple(x.shape)} "
+                         f"(input_shape={input_shape}): {e}") from e
+    yield (lambda: fn(x)), used
 
 
 def latency(
@@ -284,34 +298,38 @@ def latency(
     threads: int | None,
 ) -> LatencyResult:
     """See :func:`course_utils.metrics.latency` (arguments already validated there)."""
-    used = _apply_tf_threads(threads)
-    _ensure_graph(model, input_shape)
-    x = tf.constant(np.random.default_rng(0).random((batch_size, *input_shape), dtype=np.float32))
-    fn = tf.function(lambda t: model(t, training=False))
-    try:
-        fn(x)  # trace and compile outside the timed runs (in addition to the warm-up)
-    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as e:
-        raise ValueError(f"model {model.name!r} failed on an input of shape {tuple(x.shape)} "
-                         f"(input_shape={input_shape}): {e}") from e
-    times = _timed(lambda: fn(x), warmup, repeats)
+    with timer(model, input_shape, batch_size, threads=threads) as (call, used):
+        times = time_calls(call, repeats=repeats, warmup=warmup)
     return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="keras")
 
 
-def tflite_latency(
-    tflite_model_bytes: bytes,
+def _is_interpreter(obj: Any) -> bool:
+    return isinstance(obj, tf.lite.Interpreter) or any(c.__name__ == "Interpreter" for c in type(obj).__mro__)
+
+
+@contextlib.contextmanager
+def tflite_timer(
+    tflite_model: Any,
     input_shape: tuple[int, ...],
     batch_size: int,
     *,
-    repeats: int,
-    warmup: int,
     threads: int | None,
-) -> LatencyResult:
-    """See :func:`course_utils.metrics.tflite_latency` (arguments already validated there)."""
-    used = threads or _cpu_threads()
-    with warnings.catch_warnings():
-        # TF 2.21 says tf.lite.Interpreter is deprecated in favour of ai_edge_litert (not a course dependency).
-        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-        interpreter = tf.lite.Interpreter(model_content=tflite_model_bytes, num_threads=used)
+) -> Iterator[tuple[Callable[[], Any], int]]:
+    """Context: ``(call, threads used)``, where ``call()`` is one ``invoke()`` of a TFLite model on a
+    fixed random batch of its input dtype.
+
+    ``tflite_model`` is the model's bytes (an interpreter with ``num_threads=threads`` is created;
+    ``None`` → all usable CPUs) or a ``tf.lite.Interpreter`` (used as it is: its input is resized
+    to the batch, and its thread count, set when it was created, is reported as 0 = unknown).
+    """
+    if _is_interpreter(tflite_model):
+        interpreter, used = tflite_model, 0
+    else:
+        used = threads or _cpu_threads()
+        with warnings.catch_warnings():
+            # TF 2.21 says tf.lite.Interpreter is deprecated in favour of ai_edge_litert (not a course dependency).
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            interpreter = tf.lite.Interpreter(model_content=bytes(tflite_model), num_threads=used)
     inputs = interpreter.get_input_details()
     if len(inputs) != 1:
         raise NotImplementedError(f"the TFLite model has {len(inputs)} inputs; only single-input models are supported")
@@ -333,5 +351,19 @@ def tflite_latency(
         info = np.iinfo(dtype)
         data = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
     interpreter.set_tensor(detail["index"], data)
-    times = _timed(interpreter.invoke, warmup, repeats)
+    yield interpreter.invoke, used
+
+
+def tflite_latency(
+    tflite_model_bytes: bytes,
+    input_shape: tuple[int, ...],
+    batch_size: int,
+    *,
+    repeats: int,
+    warmup: int,
+    threads: int | None,
+) -> LatencyResult:
+    """See :func:`course_utils.metrics.tflite_latency` (arguments already validated there)."""
+    with tflite_timer(tflite_model_bytes, input_shape, batch_size, threads=threads) as (call, used):
+        times = time_calls(call, repeats=repeats, warmup=warmup)
     return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="tflite")

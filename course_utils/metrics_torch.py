@@ -5,15 +5,16 @@ weight) are described in :mod:`course_utils.metrics`. Introduced in 01_loss_befo
 """
 from __future__ import annotations
 
+import contextlib
 import io
-import time
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from .metrics import LatencyResult
+from ._torch_prune import effective as _effective
+from .timing import LatencyResult, time_calls
 
 # Layers whose weight is a prunable weight and whose MACs we count.
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -30,17 +31,8 @@ def _own_param_names(module: nn.Module) -> list[str]:
     return [n for n, _ in module.named_parameters(recurse=False)]
 
 
-def _effective(module: nn.Module, name: str) -> torch.Tensor:
-    """``name`` of ``module`` with its torch.nn.utils.prune mask applied (``orig * mask``).
-
-    ``module.weight`` is only recomputed by the forward pre-hook, so after pruning (or after an
-    optimizer step) it may be stale; ``weight_orig * weight_mask`` is always current.
-    """
-    orig = getattr(module, name + "_orig", None)
-    mask = getattr(module, name + "_mask", None)
-    if isinstance(orig, torch.Tensor) and isinstance(mask, torch.Tensor):
-        return orig.detach() * mask.detach()
-    return getattr(module, name).detach()
+# _effective(module, name): the tensor with its torch.nn.utils.prune mask applied (orig * mask, always
+# current; module.weight may be stale after pruning or an optimizer step). From course_utils._torch_prune.
 
 
 def _check_supported(model: nn.Module) -> None:
@@ -159,6 +151,37 @@ def serialized_bytes(model: nn.Module) -> bytes:
     return buf.getvalue()
 
 
+@contextlib.contextmanager
+def timer(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    batch_size: int,
+    *,
+    threads: int | None,
+) -> Iterator[tuple[Callable[[], object], int]]:
+    """Context: ``(call, threads used)``, where ``call()`` runs ``model`` once on a fixed random batch.
+
+    Inside the context the model is in eval mode under ``torch.inference_mode`` with ``threads``
+    intra-op threads; leaving it restores the training flag and the thread count. The first call
+    (untimed) gives a clear ``ValueError`` for a wrong ``input_shape``. Used by :func:`latency` and
+    :func:`course_utils.metrics.race` (arguments already validated there).
+    """
+    old_threads = torch.get_num_threads()
+    was_training = model.training
+    x = _dummy_input(model, input_shape, batch_size)
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        used = torch.get_num_threads()
+        model.eval()
+        with torch.inference_mode():
+            _run(model, x, input_shape)  # clear error on a wrong input_shape
+            yield (lambda: model(x)), used
+    finally:
+        model.train(was_training)
+        torch.set_num_threads(old_threads)
+
+
 def latency(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -169,25 +192,6 @@ def latency(
     threads: int | None,
 ) -> LatencyResult:
     """See :func:`course_utils.metrics.latency` (arguments already validated there)."""
-    old_threads = torch.get_num_threads()
-    was_training = model.training
-    x = _dummy_input(model, input_shape, batch_size)
-    times: list[float] = []
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        used = torch.get_num_threads()
-        model.eval()
-        with torch.inference_mode():
-            for i in range(warmup + repeats):
-                t0 = time.perf_counter()
-                if i == 0:
-                    _run(model, x, input_shape)  # clear error on a wrong input_shape
-                else:
-                    model(x)
-                if i >= warmup:
-                    times.append(time.perf_counter() - t0)
-    finally:
-        model.train(was_training)
-        torch.set_num_threads(old_threads)
+    with timer(model, input_shape, batch_size, threads=threads) as (call, used):
+        times = time_calls(call, repeats=repeats, warmup=warmup)
     return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="torch")

@@ -29,7 +29,6 @@ Conv layers; biases are never pruned); masks are float32 arrays of 0/1 with the 
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import check_fraction
 from .env import load_tensorflow
 
 tf, keras = load_tensorflow()
@@ -92,12 +92,7 @@ def _check_model(model: Any) -> None:
 
 
 def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
-    value = float(value)
-    if math.isnan(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a fraction in [0, 1) (1.0 would remove every weight), got {value}")
-    return value
+    return check_fraction(value, name, below_one=True)
 
 
 def is_pruned(layer: Any) -> bool:

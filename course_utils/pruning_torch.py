@@ -27,18 +27,20 @@ weight that is *kept*.
 """
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
 from . import schedules
+from ._torch_prune import check_model as _check_model
+from ._torch_prune import copy_model, effective_weight, is_pruned, make_permanent
+from ._torch_prune import prune_hooks as _prune_hooks
+from ._validate import check_fraction, check_int
 from .history import History
 
 __all__ = [
@@ -66,19 +68,10 @@ _SCOPES = ("global", "layer")
 
 
 # --------------------------------------------------------------------------- validation
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch nn.Module, got {type(model).__name__}")
-    return model
-
-
+# The torch.nn.utils.prune bookkeeping (copy_model, make_permanent, effective_weight, is_pruned)
+# lives in course_utils._torch_prune and is re-exported here.
 def _check_amount(amount: Any, name: str = "amount") -> float:
-    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a fraction in [0, 1] (e.g. 0.9 removes 90 % of the weights), got {amount!r}")
-    value = float(amount)
-    if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a fraction in [0, 1] (e.g. 0.9 removes 90 % of the weights), got {amount!r}")
-    return value
+    return check_fraction(amount, name, hint=" (e.g. 0.9 removes 90 % of the weights)")
 
 
 def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
@@ -114,29 +107,7 @@ def prunable_modules(model: nn.Module, layers: Sequence[str] | None = None) -> d
 
 
 def _hooks(module: nn.Module, name: str = "weight") -> list[prune.BasePruningMethod]:
-    return [
-        h for h in module._forward_pre_hooks.values()
-        if isinstance(h, prune.BasePruningMethod) and getattr(h, "_tensor_name", None) == name
-    ]
-
-
-def is_pruned(module: nn.Module, name: str = "weight") -> bool:
-    """Whether ``module.<name>`` is reparametrised by ``torch.nn.utils.prune``
-    (it has ``<name>_orig``, ``<name>_mask`` and a forward pre-hook). Introduced in 02_weight_pruning_pytorch."""
-    _check_model(module)
-    return bool(_hooks(module, name)) and hasattr(module, name + "_orig") and hasattr(module, name + "_mask")
-
-
-def effective_weight(module: nn.Module) -> torch.Tensor:
-    """The weight the layer computes with, detached: ``weight_orig * weight_mask`` when pruned
-    (always current, unlike ``module.weight`` which only the next forward pass refreshes), else
-    ``weight``. Introduced in 02_weight_pruning_pytorch."""
-    _check_model(module)
-    if is_pruned(module):
-        return (module.weight_orig * module.weight_mask).detach()
-    if not isinstance(getattr(module, "weight", None), torch.Tensor):
-        raise TypeError(f"{type(module).__name__} has no weight tensor")
-    return module.weight.detach()
+    return _prune_hooks(module, name)
 
 
 def sparsity_of(model: nn.Module, layers: Sequence[str] | None = None) -> dict[str, float]:
@@ -172,24 +143,6 @@ def describe_pruning(model: nn.Module) -> list[dict[str, Any]]:
             "tensors": [n for n, _ in m.named_parameters(recurse=False)] + [n for n, _ in m.named_buffers(recurse=False)],
         })
     return rows
-
-
-def copy_model(model: nn.Module) -> nn.Module:
-    """``copy.deepcopy(model)`` that also works right after ``torch.nn.utils.prune`` calls.
-
-    A prune call (or a forward pass with gradients) leaves ``module.weight = weight_orig * weight_mask``
-    as a non-leaf tensor of the autograd graph, and ``copy.deepcopy`` refuses those ("Only Tensors
-    created explicitly by the user (graph leaves) support the deepcopy protocol", pytorch/pytorch
-    #37322). This recomputes each pruned ``weight`` without gradient tracking (same values) and
-    then deep-copies. Introduced in 02_weight_pruning_pytorch.
-    """
-    _check_model(model)
-    with torch.no_grad():
-        for module in model.modules():
-            for hook in module._forward_pre_hooks.values():
-                if isinstance(hook, prune.BasePruningMethod):
-                    setattr(module, hook._tensor_name, hook.apply_mask(module))
-    return copy.deepcopy(model)
 
 
 # --------------------------------------------------------------------------- masks
@@ -369,28 +322,6 @@ def layerwise_prune(model: nn.Module, amount: float | Mapping[str, float], *, me
     return prune_model(model, amount, scope="layer", method=method, layers=layers, seed=seed)
 
 
-def make_permanent(model: nn.Module) -> nn.Module:
-    """``prune.remove`` on every pruned tensor of ``model`` (in place) and return ``model``.
-
-    Afterwards ``weight`` is an ordinary parameter holding zeros, ``weight_orig``/``weight_mask``
-    and the hooks are gone, and ``state_dict`` is as large as the dense model's again. Zeros
-    are no longer protected: further training will make them nonzero unless you mask again.
-    Safe to call on a model with nothing pruned. Introduced in 02_weight_pruning_pytorch.
-    """
-    _check_model(model)
-    for module in model.modules():
-        for hook in list(module._forward_pre_hooks.values()):
-            if isinstance(hook, prune.BasePruningMethod):
-                name = hook._tensor_name
-                prune.remove(module, name)
-                # masking a negative weight leaves -0.0, whose bytes differ from +0.0: normalise, or
-                # a file with both kinds of zero compresses worse (gzip sizes would be inflated)
-                with torch.no_grad():
-                    w = getattr(module, name)
-                    w[w == 0] = 0.0
-    return model
-
-
 # --------------------------------------------------------------------------- procedures
 def _n_samples(data: Any) -> int:
     from torch.utils.data import DataLoader
@@ -444,15 +375,12 @@ def iterative_prune(
         raise ValueError("final_sparsity must be < 1 (1.0 would remove every weight)")
     if initial > final:
         raise ValueError(f"initial_sparsity ({initial}) must not exceed final_sparsity ({final})")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     n = _n_samples(train)
     steps_per_epoch = len(train) if n < 0 else math.ceil(n / batch_size)
     total_steps = epochs * steps_per_epoch
-    if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-        raise ValueError(f"frequency must be an int >= 1, got {frequency!r}")
+    frequency = check_int(frequency, "frequency", 1)
     if end_step is None:
         span = (2 * total_steps // 3 - begin_step) // frequency * frequency
         if span < frequency:

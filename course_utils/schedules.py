@@ -36,11 +36,12 @@ before ``fit``.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Union
 
 import numpy as np
+
+from ._validate import check_fraction, check_int
 
 __all__ = ["cubic_sparsity", "constant_sparsity", "should_prune", "pruning_steps"]
 
@@ -48,24 +49,13 @@ Step = Union[int, np.integer, np.ndarray]
 
 
 def _check_sparsity(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
-    value = float(value)
-    if not (0.0 <= value < 1.0) or math.isnan(value):
-        raise ValueError(f"{name} must be a fraction in [0, 1) (1.0 would remove every weight), got {value}")
-    return value
-
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return check_fraction(value, name, below_one=True)
 
 
 def _check_steps(begin_step: int, end_step: int, frequency: int) -> tuple[int, int, int]:
-    begin = _check_int(begin_step, "begin_step", 0)
-    end = _check_int(end_step, "end_step", 0)
-    freq = _check_int(frequency, "frequency", 1)
+    begin = check_int(begin_step, "begin_step", 0)
+    end = check_int(end_step, "end_step", 0)
+    freq = check_int(frequency, "frequency", 1)
     if end <= begin:
         raise ValueError(f"end_step must be greater than begin_step, got begin_step={begin}, end_step={end}")
     return begin, end, freq
@@ -143,6 +133,6 @@ def constant_sparsity(step: Step, *, target_sparsity: float, begin_step: int = 0
     ``begin_step`` and then keeps the mask). ``step`` may be an int or an int array.
     """
     target = _check_sparsity(target_sparsity, "target_sparsity")
-    begin = _check_int(begin_step, "begin_step", 0)
+    begin = check_int(begin_step, "begin_step", 0)
     t = _as_steps(step)
     return _out(np.where(t >= begin, target, 0.0), step)

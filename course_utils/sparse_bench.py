@@ -10,12 +10,10 @@ as a sparse matrix*. The helpers here measure both sides of that bargain:
 - :func:`storage_nbytes` counts the bytes a dense or sparse array really holds
   (values **and** index arrays) for numpy, scipy.sparse and torch (strided, COO, CSR, CSC).
 - :func:`to_torch_csr` converts a weight to a ``torch.sparse_csr`` tensor with 32-bit indices.
-- :func:`time_interleaved` times several functions *interleaved* (one repeat of each in turn),
-  so background load on a shared machine slows both sides of a comparison alike;
-  :func:`time_ratio` compares them by their fastest repeat (noise only ever adds time) and
-  :func:`paired_ratio` repeat by repeat.
-- :func:`interleaved_latency` times several models on the same batch the same way (warm-up,
-  repeats, median), interleaved, for latency *ratios* that survive a busy machine.
+- :func:`time_interleaved`, :func:`time_ratio`, :func:`paired_ratio` and :func:`interleaved_latency`
+  (interleaved timing, compared by fastest repeat, median or repeat by repeat) live in
+  :mod:`course_utils.timing` and are re-exported here; to time whole models of any framework use
+  :func:`course_utils.metrics.race`.
 - :func:`matmul_sweep` times ``W @ X`` dense vs sparse (torch CSR, scipy CSR) over sparsities
   and batch sizes; :func:`break_even_sparsity` finds where the sparse kernel starts to win.
 - :func:`nonzero_macs`: the multiply-accumulates that touch a nonzero weight, the numerator of
@@ -27,9 +25,7 @@ Units: seconds, bytes, sparsity as a fraction 0-1 of zeros, MACs per sample.
 """
 from __future__ import annotations
 
-import copy
 import math
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,6 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ._torch_prune import copy_model, make_permanent
+from ._validate import check_fraction, check_int
+from .timing import _STATISTICS, interleaved_latency, paired_ratio, time_interleaved, time_ratio
 
 __all__ = [
     "BACKENDS",
@@ -61,18 +61,9 @@ BACKENDS: tuple[str, ...] = ("torch_csr", "scipy_csr", "torch_coo")
 
 # ----------------------------------------------------------------------------- validation
 def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a fraction in [0, 1], got {value!r}")
-    v = float(value)
-    if math.isnan(v) or not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be a fraction in [0, 1] (0.9 = 90 % zeros), got {value!r}")
-    return v
+    return check_fraction(value, name, hint=" (0.9 = 90 % zeros)")
 
 
-def _check_pos_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- matrices & bytes
@@ -80,9 +71,9 @@ def random_sparse_matrix(rows: int, cols: int, sparsity: float, *, seed: int = 0
                          dtype: Any = np.float32) -> np.ndarray:
     """A ``(rows, cols)`` matrix of standard-normal values with exactly ``round(sparsity * rows * cols)``
     zeros at random positions (seeded). Introduced in 08_measuring_what_pruning_buys."""
-    rows, cols = _check_pos_int(rows, "rows"), _check_pos_int(cols, "cols")
+    rows, cols = check_int(rows, "rows"), check_int(cols, "cols")
     s = _check_fraction(sparsity, "sparsity")
-    rng = np.random.default_rng(_check_pos_int(seed, "seed", 0))
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
     w = rng.standard_normal((rows, cols)).astype(dtype)
     w[w == 0] = 1.0  # keep the zero count exact
     n_zero = int(round(s * w.size))
@@ -150,153 +141,7 @@ def to_torch_csr(weight: Any, *, index_dtype: torch.dtype = torch.int32) -> torc
 
 
 # ----------------------------------------------------------------------------- timing
-def time_interleaved(
-    fns: Mapping[str, Callable[[], Any]],
-    *,
-    repeats: int = 21,
-    warmup: int = 2,
-    min_time: float = 2e-4,
-) -> dict[str, np.ndarray]:
-    """Seconds per call of each function, measured interleaved: ``{name: array of repeats}``.
-
-    After ``warmup`` untimed calls each, every function gets a loop count ``number`` so that one
-    timed repeat lasts at least ``min_time`` seconds (short calls are averaged over ``number``
-    calls). Then ``repeats`` rounds run every function once per round, in a rotating order. So a
-    burst of background load hits all functions of a round alike, and :func:`paired_ratio` can
-    compare them round by round. Introduced in 08_measuring_what_pruning_buys.
-    """
-    if not isinstance(fns, Mapping) or not fns:
-        raise TypeError("fns must be a non-empty dict {name: zero-argument callable}")
-    for name, f in fns.items():
-        if not callable(f):
-            raise TypeError(f"fns[{name!r}] is not callable")
-    repeats = _check_pos_int(repeats, "repeats")
-    warmup = _check_pos_int(warmup, "warmup", 0)
-    if not (isinstance(min_time, (int, float)) and min_time >= 0):
-        raise ValueError(f"min_time must be a number of seconds >= 0, got {min_time!r}")
-    names = list(fns)
-    numbers = {}
-    for n in names:
-        for _ in range(warmup):
-            fns[n]()
-        t0 = time.perf_counter()
-        fns[n]()
-        dt = time.perf_counter() - t0
-        numbers[n] = int(min(10_000, max(1, math.ceil(min_time / max(dt, 1e-9)))))
-    times = {n: np.empty(repeats) for n in names}
-    for r in range(repeats):
-        for k in range(len(names)):
-            n = names[(k + r) % len(names)]
-            f, number = fns[n], numbers[n]
-            t0 = time.perf_counter()
-            for _ in range(number):
-                f()
-            times[n][r] = (time.perf_counter() - t0) / number
-    return times
-
-
-def paired_ratio(times: Mapping[str, Any], name: str, baseline: str) -> float:
-    """Median over repeats of ``times[name] / times[baseline]``.
-
-    ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
-    ``LatencyResult``s (from :func:`interleaved_latency`). A ratio below 1 means ``name`` is
-    faster. Pairing the repeats cancels load that hits both. Introduced in 08_measuring_what_pruning_buys.
-    """
-    for n in (name, baseline):
-        if n not in times:
-            raise KeyError(f"no timings for {n!r}; have {sorted(times)}")
-
-    def arr(v: Any) -> np.ndarray:
-        return np.asarray(v.times_s if hasattr(v, "times_s") else v, float)
-
-    a, b = arr(times[name]), arr(times[baseline])
-    if a.shape != b.shape or a.size == 0:
-        raise ValueError("the two timing arrays must be non-empty and of equal length (one per repeat)")
-    return float(np.median(a / b))
-
-
-def interleaved_latency(
-    models: Mapping[str, nn.Module],
-    x: torch.Tensor,
-    *,
-    repeats: int = 30,
-    warmup: int = 5,
-    min_time: float = 1e-3,
-    threads: int | None = None,
-) -> dict[str, Any]:
-    """Inference latency of several models on the same batch ``x``, timed interleaved.
-
-    Like :func:`course_utils.metrics.latency` (eval mode, ``torch.inference_mode``, ``warmup``
-    untimed calls, ``repeats`` timed ones, median), but the models take turns within every
-    repeat (:func:`time_interleaved`), so background load hits them alike; compare them with
-    :func:`time_ratio`. Calls shorter than ``min_time`` seconds are
-    looped and averaged. ``threads`` sets ``torch.set_num_threads`` while timing (restored).
-    Returns ``{name: LatencyResult}`` in seconds per batch. Introduced in 08_measuring_what_pruning_buys.
-    """
-    from .metrics import LatencyResult
-
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError("models must be a non-empty dict {name: nn.Module}")
-    for name, m in models.items():
-        if not isinstance(m, nn.Module):
-            raise TypeError(f"models[{name!r}] is a {type(m).__name__}, not an nn.Module")
-    if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        raise TypeError("x must be a batch tensor (batch, ...), e.g. images of shape (N, 1, 28, 28)")
-    if threads is not None:
-        threads = _check_pos_int(threads, "threads")
-    old_threads = torch.get_num_threads()
-    modes = {n: m.training for n, m in models.items()}
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        used = torch.get_num_threads()
-        for m in models.values():
-            m.eval()
-        with torch.inference_mode():
-            fns = {n: (lambda m=m: m(x)) for n, m in models.items()}
-            times = time_interleaved(fns, repeats=repeats, warmup=warmup, min_time=min_time)
-    finally:
-        for n, m in models.items():
-            m.train(modes[n])
-        torch.set_num_threads(old_threads)
-    return {n: LatencyResult.from_times(t, batch_size=len(x), threads=used, framework="torch")
-            for n, t in times.items()}
-
-
-_STATISTICS = ("min", "median", "paired")
-
-
-def time_ratio(times: Mapping[str, Any], name: str, baseline: str, *, statistic: str = "min") -> float:
-    """How many times longer ``name`` takes than ``baseline`` (< 1: ``name`` is faster).
-
-    ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
-    ``LatencyResult``s (from :func:`interleaved_latency`). ``statistic``:
-
-    - ``"min"`` (default): ratio of the fastest repeats. Interference from other processes only
-      ever *adds* time, so the minimum is the most stable estimate of what the computation itself
-      costs (the advice of Python's ``timeit`` documentation); on a busy shared machine it is the
-      only one of the three that reproduces.
-    - ``"median"``: ratio of the medians — what a typical call costs on this machine right now.
-    - ``"paired"``: :func:`paired_ratio`, the median of the per-repeat ratios.
-
-    Introduced in 08_measuring_what_pruning_buys.
-    """
-    if statistic not in _STATISTICS:
-        raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
-    if statistic == "paired":
-        return paired_ratio(times, name, baseline)
-    for n in (name, baseline):
-        if n not in times:
-            raise KeyError(f"no timings for {n!r}; have {sorted(times)}")
-
-    def arr(v: Any) -> np.ndarray:
-        a = np.asarray(v.times_s if hasattr(v, "times_s") else v, float)
-        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
-            raise ValueError("timings must be non-empty positive seconds")
-        return a
-
-    f = np.min if statistic == "min" else np.median
-    return float(f(arr(times[name])) / f(arr(times[baseline])))
+# time_interleaved, paired_ratio, interleaved_latency, time_ratio and _STATISTICS: see course_utils.timing.
 
 
 def matmul_sweep(
@@ -330,16 +175,16 @@ def matmul_sweep(
 
     if len(shape) != 2:
         raise ValueError(f"shape must be (rows, cols), got {shape!r}")
-    rows, cols = _check_pos_int(shape[0], "shape[0]"), _check_pos_int(shape[1], "shape[1]")
+    rows, cols = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
     sparsities = [_check_fraction(s, "sparsity") for s in sparsities]
-    batch_sizes = [_check_pos_int(b, "batch size") for b in batch_sizes]
+    batch_sizes = [check_int(b, "batch size") for b in batch_sizes]
     if not sparsities or not batch_sizes:
         raise ValueError("give at least one sparsity and one batch size")
     bad = [b for b in backends if b not in BACKENDS]
     if bad or not backends:
         raise ValueError(f"backends must be a non-empty subset of {BACKENDS}, got {list(backends)}")
     if threads is not None:
-        threads = _check_pos_int(threads, "threads")
+        threads = check_int(threads, "threads")
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
     old = torch.get_num_threads()
@@ -508,22 +353,8 @@ def to_csr_model(model: nn.Module) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch nn.Module, got {type(model).__name__}")
-    from torch.nn.utils import prune
-
-    # A layer pruned a moment ago holds weight = weight_orig * weight_mask as a non-leaf tensor,
-    # which deepcopy refuses; copy it as a detached clone (prune.remove recomputes it anyway).
-    memo: dict[int, Any] = {}
-    for module in model.modules():
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, prune.BasePruningMethod):
-                t = getattr(module, hook._tensor_name, None)
-                if isinstance(t, torch.Tensor) and not t.is_leaf:
-                    memo[id(t)] = t.detach().clone()
-    new = copy.deepcopy(model, memo)
-    for module in new.modules():
-        for hook in list(module._forward_pre_hooks.values()):
-            if isinstance(hook, prune.BasePruningMethod):
-                prune.remove(module, hook._tensor_name)
+    # a copy (works right after a prune call) with the masks baked in and -0.0 normalised
+    new = make_permanent(copy_model(model))
     if isinstance(new, nn.Linear):
         raise TypeError("to_csr_model needs a model that contains Linear layers, not a bare nn.Linear; "
                         "use CSRLinear(layer.weight, layer.bias)")

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import check_int, keep_index_array, keep_indices
 from .env import load_tensorflow
-from ._validate import keep_index_array
 
 tf, keras = load_tensorflow()
 L = keras.layers
@@ -103,15 +103,6 @@ def _check_keep(keep_idx: Any, n: int, what: str) -> np.ndarray:
     return keep_index_array(keep_idx, n, what)
 
 
-def _check_amount(amount: Any) -> float:
-    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.floating, np.integer)):
-        raise TypeError(f"amount must be a fraction in [0, 1), got {amount!r}")
-    amount = float(amount)
-    if not 0.0 <= amount <= 1.0:
-        raise ValueError(f"amount is the fraction of units/channels to remove, in [0, 1); got {amount}")
-    return amount
-
-
 # --------------------------------------------------------------------------- ranking
 def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
     """L2 norm of each unit's *incoming* weights of ``Dense`` layer ``layer_name``, shape ``(units,)``.
@@ -154,8 +145,7 @@ def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int
     x = np.asarray(x, dtype=np.float32)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of images, got shape {x.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     probe = keras.Model(model.inputs, layer.output)
     total, count = None, 0
     for start in range(0, len(x), int(batch_size)):  # eager calls: no tf.function retracing per model
@@ -171,34 +161,13 @@ def random_scores(n: int, seed: int = 0) -> np.ndarray:
 
     Introduced in 05_neuron_pruning_tensorflow.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    n = check_int(n, "n", 1)
+    seed = check_int(seed, "seed", 0)
     return np.random.default_rng(int(seed)).random(int(n))
 
 
-def keep_indices(scores: Any, amount: float) -> np.ndarray:
-    """Sorted indices of the units/channels to *keep* when removing the fraction ``amount`` (0–1)
-    with the lowest ``scores`` (higher score = more important).
-
-    Removes ``round(amount * n)`` of them (the rounding ``torch.nn.utils.prune`` uses); ties are
-    broken by index (lower index removed first), as in ``surgery_torch.keep_indices``. At least
-    one must survive. Introduced in 05_neuron_pruning_tensorflow.
-    """
-    if hasattr(scores, "numpy") and not isinstance(scores, np.ndarray):
-        scores = scores.numpy()
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"scores must be a non-empty 1-D array (one per unit/channel), got shape {s.shape}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or inf")
-    amount = _check_amount(amount)
-    n_remove = int(round(amount * s.size))
-    if n_remove >= s.size:
-        raise ValueError(f"amount={amount} would remove all {s.size} units/channels; keep at least one")
-    order = np.argsort(s, kind="stable")
-    return np.sort(order[n_remove:]).astype(np.int64)
+# keep_indices (scores, fraction to remove -> sorted indices to keep) is framework-free and shared with
+# surgery_torch: course_utils._validate.keep_indices, imported above and exported here.
 
 
 def structure(model: Any) -> dict[str, int]:

@@ -29,15 +29,19 @@ layer after the flatten (Keras, NHWC, interleaves them instead).
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import prune
-from ._validate import keep_index_array
+
+from ._torch_prune import check_model as _check_model
+from ._torch_prune import copy_model as _copy
+from ._torch_prune import effective_weight as _effective_weight
+from ._torch_prune import has_prune_hooks as _has_prune_hooks
+from ._torch_prune import remove as _make_permanent
+from ._validate import check_int, keep_index_array, keep_indices
 
 __all__ = [
     "CRITERIA",
@@ -78,12 +82,6 @@ IndexLike = Union[Sequence[int], np.ndarray, torch.Tensor]
 
 
 # ----------------------------------------------------------------------------- locating layers
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch nn.Module, got {type(model).__name__}")
-    return model
-
-
 def _resolve(model: nn.Module, layer: LayerRef) -> tuple[str, nn.Module]:
     """``(dotted name, module)`` of ``layer`` (a name such as ``"fc1"`` or a module of ``model``)."""
     if isinstance(layer, str):
@@ -124,39 +122,8 @@ def _siblings_after(model: nn.Module, name: str, what: str) -> tuple[nn.Sequenti
     return parent, [(k, parent._modules[k]) for k in keys[keys.index(key) + 1:]]
 
 
-def _has_prune_hooks(module: nn.Module) -> bool:
-    return any(isinstance(h, prune.BasePruningMethod) for h in module._forward_pre_hooks.values())
-
-
-def _copy(model: nn.Module) -> nn.Module:
-    """``copy.deepcopy(model)`` that also works right after ``torch.nn.utils.prune``.
-
-    A freshly pruned layer holds ``weight = weight_orig * weight_mask`` as a non-leaf tensor, which
-    ``deepcopy`` refuses to copy; its copy gets a detached clone instead (the pruning hook
-    recomputes it before every forward pass anyway). The argument is not modified.
-    """
-    memo: dict[int, Any] = {}
-    for module in model.modules():
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, prune.BasePruningMethod):
-                t = getattr(module, hook._tensor_name, None)
-                if isinstance(t, torch.Tensor) and not t.is_leaf:
-                    memo[id(t)] = t.detach().clone()
-    return copy.deepcopy(model, memo)
-
-
-def _make_permanent(module: nn.Module) -> None:
-    """Apply and drop torch.nn.utils.prune masks (``weight = weight_orig * weight_mask``)."""
-    for hook in list(module._forward_pre_hooks.values()):
-        if isinstance(hook, prune.BasePruningMethod):
-            prune.remove(module, hook._tensor_name)
-
-
-def _effective_weight(module: nn.Module) -> torch.Tensor:
-    orig, mask = getattr(module, "weight_orig", None), getattr(module, "weight_mask", None)
-    if isinstance(orig, torch.Tensor) and isinstance(mask, torch.Tensor):
-        return (orig * mask).detach()
-    return module.weight.detach()
+# Pruning bookkeeping (_copy, _make_permanent = prune.remove with -0.0 normalised, _effective_weight,
+# _has_prune_hooks) comes from course_utils._torch_prune.
 
 
 def layer_widths(model: nn.Module) -> dict[str, int]:
@@ -183,30 +150,8 @@ def _as_index_array(keep_idx: IndexLike, n: int, what: str) -> np.ndarray:
     return keep_index_array(keep_idx, n, what, allow_integral_floats=True)
 
 
-def keep_indices(scores: Any, amount: float) -> np.ndarray:
-    """Sorted indices of the units to keep when removing the fraction ``amount`` with the lowest scores.
-
-    ``scores``: one score per unit, higher = more important (as from :func:`unit_scores`).
-    ``amount``: fraction 0–1 of units to remove; the count is ``round(amount * n)``, the rounding
-    ``torch.nn.utils.prune`` uses. Ties are broken by index (lower index removed first), so
-    the result is deterministic. At least one unit must survive. Introduced in 04_neuron_pruning_pytorch.
-    """
-    if isinstance(scores, torch.Tensor):
-        scores = scores.detach().cpu().numpy()
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"scores must be a non-empty 1-D array (one score per unit), got shape {s.shape}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or inf")
-    if isinstance(amount, bool) or not isinstance(amount, (int, float, np.floating, np.integer)):
-        raise TypeError(f"amount must be a fraction between 0 and 1, got {amount!r}")
-    if not 0.0 <= float(amount) <= 1.0:
-        raise ValueError(f"amount must be a fraction in [0, 1) of units to remove, got {amount}")
-    n_remove = int(round(float(amount) * s.size))
-    if n_remove >= s.size:
-        raise ValueError(f"amount={amount} would remove all {s.size} units; keep at least one")
-    order = np.argsort(s, kind="stable")
-    return np.sort(order[n_remove:])
+# keep_indices (scores, fraction to remove -> sorted indices to keep) is framework-free: see
+# course_utils._validate.keep_indices, imported above and exported here.
 
 
 # ----------------------------------------------------------------------------- criteria
@@ -314,8 +259,7 @@ def unit_scores(
     if not isinstance(module, (nn.Linear, *_CONVS)):
         raise TypeError(f"{name!r} is a {type(module).__name__}; unit_scores ranks units of Linear or Conv layers")
     n_units = module.out_features if isinstance(module, nn.Linear) else module.out_channels
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     if criterion == "random":
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")

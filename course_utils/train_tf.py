@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._validate import check_int
 from .env import load_tensorflow
 from .history import History
 
@@ -40,12 +41,6 @@ def _check_model(model: Any) -> None:
         raise TypeError(
             f"expected a tf_keras Model (Sequential/functional), got {type(model).__module__}.{type(model).__name__}"
         )
-
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_lr(lr: float) -> float:
@@ -244,9 +239,9 @@ def fit(
     losses), ``accuracy`` a fraction 0–1, ``seconds`` the training wall time per epoch (seconds,
     validation excluded). Introduced in 03_weight_pruning_tensorflow.
     """
-    _check_int(epochs, "epochs", 1)
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(seed, "seed", 0)
+    check_int(epochs, "epochs", 1)
+    check_int(batch_size, "batch_size", 1)
+    check_int(seed, "seed", 0)
     x, y = _check_xy(model, x, y)
     validation = None
     if val is not None:
@@ -309,7 +304,7 @@ def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarr
     Introduced in 03_weight_pruning_tensorflow.
     """
     _check_model(model)
-    _check_int(batch_size, "batch_size", 1)
+    check_int(batch_size, "batch_size", 1)
     x = _check_x(model, x)
     out = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(out, dtype=np.float32)
@@ -323,7 +318,7 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) ->
     layer regularization losses are not included. Introduced in 03_weight_pruning_tensorflow.
     """
     x, y = _check_xy(model, x, y)
-    _check_int(batch_size, "batch_size", 1)
+    check_int(batch_size, "batch_size", 1)
     logits = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     if logits.ndim != 2:
         raise ValueError(f"the model must return logits of shape (N, classes), got {logits.shape}")

@@ -11,7 +11,6 @@ numpy data from ``course_utils.data`` feeds both the MLP and the CNN.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Union
@@ -20,10 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import prune
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 from tqdm.auto import tqdm
 
+from ._torch_prune import refresh
+from ._validate import check_int, check_positive_number
 from .history import History
 
 __all__ = ["History", "fit", "evaluate", "predict_logits"]
@@ -185,32 +185,6 @@ def _make_optimizer(
     raise ValueError(f"optimizer must be one of {_OPTIMIZERS} or a torch.optim.Optimizer, got {optimizer!r}")
 
 
-def _refresh_pruned_weights(model: nn.Module) -> None:
-    """Recompute ``weight = weight_orig * mask`` for modules pruned with torch.nn.utils.prune.
-
-    The prune hook recomputes ``weight`` before each forward pass, so after the last optimizer
-    step ``module.weight`` would be one step stale until the next forward. Refreshing it here
-    makes ``fit`` leave ``module.weight`` equal to what the model computes with.
-    """
-    with torch.no_grad():
-        for module in model.modules():
-            for hook in module._forward_pre_hooks.values():
-                if isinstance(hook, prune.BasePruningMethod):
-                    setattr(module, hook._tensor_name, hook.apply_mask(module))
-
-
-def _check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-
-def _check_int(value: int, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
 # --------------------------------------------------------------------------- public API
 def fit(
     model: nn.Module,
@@ -249,12 +223,12 @@ def fit(
     training wall time of each epoch in seconds. Raises ``FloatingPointError`` if the loss
     becomes NaN/inf (lower ``lr``). Introduced in 01_loss_before_and_after.
     """
-    _check_int(epochs, "epochs", 1)
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(seed, "seed", 0)
-    _check_positive(lr, "lr")
-    _check_positive(weight_decay, "weight_decay", allow_zero=True)
-    _check_positive(l1, "l1", allow_zero=True)
+    check_int(epochs, "epochs", 1)
+    check_int(batch_size, "batch_size", 1)
+    check_int(seed, "seed", 0)
+    check_positive_number(lr, "lr")
+    check_positive_number(weight_decay, "weight_decay", allow_zero=True)
+    check_positive_number(l1, "l1", allow_zero=True)
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be callable (step: int) -> None, got {on_step!r}")
 
@@ -316,7 +290,7 @@ def fit(
             hist.loss.append(loss_sum / seen)
             hist.accuracy.append(correct / seen)
             if val_loader is not None:
-                _refresh_pruned_weights(model)
+                refresh(model)  # module.weight = weight_orig * mask, not one step stale
                 ev = _evaluate_loader(model, val_loader, device)
                 hist.val_loss.append(ev["loss"])
                 hist.val_accuracy.append(ev["accuracy"])
@@ -325,7 +299,7 @@ def fit(
                 )
     finally:
         bar.close()
-        _refresh_pruned_weights(model)
+        refresh(model)  # module.weight = weight_orig * mask, not one step stale
         model.train(was_training)
     hist.steps = step
     return hist
@@ -358,7 +332,7 @@ def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> dict[str, f
     sample (nats), "accuracy": fraction 0–1}``. The model's train/eval mode is restored.
     Introduced in 01_loss_before_and_after.
     """
-    _check_int(batch_size, "batch_size", 1)
+    check_int(batch_size, "batch_size", 1)
     device = _device(model)
     loader = _loader(data, batch_size=batch_size, shuffle=False, seed=0, model=model, device=device)
     return _evaluate_loader(model, loader, device)
@@ -370,7 +344,7 @@ def predict_logits(model: nn.Module, x: ArrayLike, batch_size: int = 512) -> np.
     Runs in eval mode without gradients, in batches of ``batch_size``; the model's mode is
     restored. Introduced in 01_loss_before_and_after.
     """
-    _check_int(batch_size, "batch_size", 1)
+    check_int(batch_size, "batch_size", 1)
     device = _device(model)
     xt, _ = _check_xy(x)
     was_training = model.training

@@ -116,8 +116,8 @@ def test_accuracy_and_latency_constraints(data, dense):
     budget = Budget(max_latency_ratio=50.0, max_accuracy_drop=1.0)
     r = score(small, data, budget, dense, verbose=False, latency_rounds=1, latency_repeats=3)
     assert r.latency_s > 0 and r.reference_latency_s > 0
-    assert r.latency_ratio == pytest.approx(r.latency_s / r.reference_latency_s)
-    assert r.passed and "latency @256 (best)" in r.table()
+    assert r.latency_ratio > 0  # paired: the median of per-round ratios (metrics.race), not latency_s / reference
+    assert r.passed and "latency @256 (paired)" in r.table() and "per-round time ratio" in r.table()
     strict = Budget(max_macs=10**9, max_accuracy_drop=0.0)
     worse = copy.deepcopy(dense)
     with torch.no_grad():
