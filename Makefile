@@ -1,12 +1,13 @@
 # Pruning, Hands-On. Two commands are all a learner needs:
 #   make lab    set everything up and open the course in JupyterLab
 #   make test   set everything up and run every test (unit tests + every notebook in FAST mode)
+# `make help` lists every target (from the `## ` comment on its line). Maintainers: see CONTRIBUTING.md.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test run-all run-seeds run-fast run-learner clean-notebooks sync-env clean
+.PHONY: help lab test lint format run-all run-seeds run-fast run-learner learner-edition clean-notebooks sync-env clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"the course needs Python 3.11, got {sys.version.split()[0]}; run make PYTHON=/path/to/python3.11"'
@@ -15,13 +16,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@
 
-lab: $(STAMP)
+lab: $(STAMP)  ## set up .venv and open the course in JupyterLab
 	$(BIN)/jupyter lab notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)
+test: $(STAMP)  ## set up .venv and run every test (unit tests + every notebook in FAST mode)
 	COURSE_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
 
-run-all: $(STAMP)
+lint: $(STAMP)  ## ruff: lint the package and the tests (configured in pyproject.toml)
+	$(BIN)/ruff check course_utils tests
+
+format: $(STAMP)  ## ruff: apply the fixes ruff can make (import order, modern syntax), then lint
+	$(BIN)/ruff check --fix course_utils tests
+
+run-all: $(STAMP)  ## benchmark: every notebook in full mode, one table (time, memory, results)
 	$(BIN)/python -m course_utils run-all --full
 
 run-seeds: $(STAMP)  ## benchmark: the whole course in full mode with SEED 0, 1 and 2, one table (about 20 min)
@@ -30,14 +37,20 @@ run-seeds: $(STAMP)  ## benchmark: the whole course in full mode with SEED 0, 1 
 run-learner: $(STAMP)  ## the learner edition, every exercise unsolved, FAST mode: must finish with no error
 	$(BIN)/python -m course_utils run-all --fast --learner
 
-run-fast: $(STAMP)
+run-fast: $(STAMP)  ## every notebook in FAST mode, one table
 	$(BIN)/python -m course_utils run-all --fast
 
-clean-notebooks: $(STAMP)
+learner-edition: $(STAMP)  ## regenerate learner/ (solutions removed) from notebooks/
+	$(BIN)/python -m course_utils learner-edition
+
+clean-notebooks: $(STAMP)  ## EXECUTE every notebook (FAST) to refresh its checked outputs, then strip it clean
 	$(BIN)/python -m course_utils clean --refresh
 
-sync-env: $(STAMP)
+sync-env: $(STAMP)  ## regenerate environment.yml, the README course map and the Binder badges
 	$(BIN)/python -m course_utils sync-env
 
-clean:
+clean:  ## delete build/ (executed notebooks, results) and .pytest_cache
 	rm -rf build .pytest_cache
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'

@@ -1,15 +1,39 @@
 """Helpers for *Pruning, Hands-On*.
 
 Importing this package is cheap: it imports neither PyTorch nor TensorFlow.
-Framework code lives in modules that are imported on use:
+Framework code lives in modules that are imported on use (``*_torch`` / ``*_tf`` are twins):
 
-- ``course_utils.data``         data loading (numpy; torch/Keras adapters import lazily)
-- ``course_utils.models_torch`` / ``course_utils.models_tf``   the course's MLP and CNN
-- ``course_utils.train_torch`` / ``course_utils.train_tf``     training and evaluation loops
-- ``course_utils.metrics``      parameters, sparsity, MACs, bytes, latency (both frameworks)
-- ``course_utils.plots``        matplotlib figures used across notebooks
-- ``course_utils.results``      ``record()``: results a notebook commits to
-- ``course_utils.env``          seeding, FAST mode, environment report, Keras-2 guard
+Lessons
+- ``data``            the shipped MNIST subset: ``load_mnist``, ``MnistSplits``, ``subset`` (numpy only)
+- ``models_torch`` / ``models_tf``     the course's MLP and CNN
+- ``train_torch`` / ``train_tf``       training and evaluation loops
+- ``pruning_torch`` / ``pruning_tf``   unstructured (weight) pruning: masks, global/layer-wise, iterative
+- ``surgery_torch`` / ``surgery_tf``   structured pruning: score units/channels, really remove them
+- ``schedules``       sparsity schedules for gradual pruning (numpy only)
+- ``metrics``         parameters, sparsity, MACs, bytes, latency, accuracy intervals; dispatches to
+  ``metrics_torch`` / ``metrics_tf``
+- ``timing``          the timing protocol: latency results, interleaved rounds, paired ratios (framework-free)
+- ``sparse_bench``    sparse storage and sparse matmul on the CPU: bytes, timings, break-even sparsity
+- ``stats``           how sure an accuracy is: confidence intervals and paired tests
+- ``plots``           matplotlib figures used across notebooks
+- ``history``         ``History``: what a training run returns, the same in both frameworks
+- ``capstone``        the capstone's budget checker and score
+- ``checks``          the exercises' self-checks, ``checks.exNN`` per notebook, with ``reference_*`` solutions
+
+Running the course
+- ``env``             the Setup cell (``notebook_setup``), FAST mode, seeding, versions report, Keras-2 guard
+- ``results``         ``record()``: the results a notebook commits to (``build/results/``)
+- ``paths``           where the checkout and its folders are (notebooks/, learner/, data/, build/; ``$COURSE_ROOT``)
+
+Maintaining the course (``python -m course_utils <command>``, see ``__main__``)
+- ``runner``          execute notebooks with papermill; the ``run-all`` benchmark table
+- ``nbtools``         notebooks as source: clean, header convention, checked outputs, learner edition, badges
+- ``course``          the course map shared by the README, the index notebook and the tests
+- ``pins``            pins live in pyproject.toml; ``environment.yml`` is generated from them
+- ``links``           Binder badge and nbgitpuller links, rendered from one place
+
+Private: ``_validate`` (argument checks), ``_torch_prune`` (``torch.nn.utils.prune`` bookkeeping),
+``_data_build`` (rebuilding data/mnist_5k.npz, the optional full-MNIST download).
 
 Why ``TF_USE_LEGACY_KERAS=1`` is set here: TensorFlow >= 2.16 ships Keras 3, which
 TensorFlow Model Optimization (TFMOT) does not support. With this variable set *before
@@ -18,6 +42,7 @@ TensorFlow is imported*, ``tf.keras`` is the Keras 2 from the ``tf-keras`` packa
 from __future__ import annotations
 
 import os as _os
+from importlib import metadata as _metadata
 
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # Quieter TensorFlow start-up (C++ INFO/WARNING logs); errors are still shown.
@@ -26,7 +51,10 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from .env import fast_mode, notebook_setup, seed_everything  # noqa: E402
 from .results import load_results, record, results_dir  # noqa: E402
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("pruning-hands-on")  # the one place it is kept: pyproject.toml
+except _metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "fast_mode",

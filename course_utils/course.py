@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .runner import NOTEBOOK_DIR
+from .paths import NOTEBOOK_DIR, REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -25,17 +25,41 @@ class Lesson:
 
 
 COURSE_MAP: tuple[Lesson, ...] = (
-    Lesson("00_index", "Course map and set-up", "how the course runs; the data; checking your environment", 10, 5, "—"),
-    Lesson("01_loss_before_and_after", "Loss before and after", "L_before vs L_after for magnitude, random and largest-weight removal; the Taylor view of why magnitude works", 25, 10, "PyTorch"),
-    Lesson("02_weight_pruning_pytorch", "Weight pruning in PyTorch", "torch.nn.utils.prune, masks and hooks, global vs layer-wise, iterative pruning with the cubic schedule, honest size accounting", 35, 15, "PyTorch"),
-    Lesson("03_weight_pruning_tensorflow", "Weight pruning in TensorFlow", "TFMOT prune_low_magnitude, schedules, UpdatePruningStep, strip_pruning, gzip and TFLite size", 35, 15, "TensorFlow"),
-    Lesson("04_neuron_pruning_pytorch", "Neuron pruning in PyTorch", "ranking hidden units, masking vs real removal, measured speed-up", 30, 15, "PyTorch"),
-    Lesson("05_neuron_pruning_tensorflow", "Neuron pruning in TensorFlow", "Keras model surgery: smaller Dense layers with the kept weights", 25, 15, "TensorFlow"),
-    Lesson("06_structured_pruning_pytorch", "Structured (channel) pruning in PyTorch", "L1 filter ranking, BatchNorm and flatten surgery, torch-pruning's dependency graph", 35, 15, "PyTorch"),
-    Lesson("07_structured_pruning_tensorflow", "Structured (channel) pruning in TensorFlow", "Keras channel surgery, TFLite latency, 2:4 sparsity and XNNPACK", 30, 15, "TensorFlow"),
-    Lesson("08_measuring_what_pruning_buys", "Measuring what pruning buys", "parameters vs nonzeros vs bytes vs MACs vs latency; when sparse storage pays off", 30, 15, "PyTorch"),
-    Lesson("09_pruning_regularization_and_early_stopping", "Pruning, regularization and early stopping", "L1/L2, dropout and early stopping next to magnitude pruning; large-sparse vs small-dense", 25, 15, "PyTorch"),
-    Lesson("10_capstone", "Capstone", "meet a size/latency budget with the least accuracy loss; the lottery ticket hypothesis", 20, 40, "either"),
+    Lesson("00_index", "Course map and set-up",
+           "how the course runs; the data; checking your environment",
+           10, 5, "—"),
+    Lesson("01_loss_before_and_after", "Loss before and after",
+           "L_before vs L_after for magnitude, random and largest-weight removal; the Taylor view of why "
+           "magnitude works",
+           25, 10, "PyTorch"),
+    Lesson("02_weight_pruning_pytorch", "Weight pruning in PyTorch",
+           "torch.nn.utils.prune, masks and hooks, global vs layer-wise, iterative pruning with the cubic "
+           "schedule, honest size accounting",
+           35, 15, "PyTorch"),
+    Lesson("03_weight_pruning_tensorflow", "Weight pruning in TensorFlow",
+           "TFMOT prune_low_magnitude, schedules, UpdatePruningStep, strip_pruning, gzip and TFLite size",
+           35, 15, "TensorFlow"),
+    Lesson("04_neuron_pruning_pytorch", "Neuron pruning in PyTorch",
+           "ranking hidden units, masking vs real removal, measured speed-up",
+           30, 15, "PyTorch"),
+    Lesson("05_neuron_pruning_tensorflow", "Neuron pruning in TensorFlow",
+           "Keras model surgery: smaller Dense layers with the kept weights",
+           25, 15, "TensorFlow"),
+    Lesson("06_structured_pruning_pytorch", "Structured (channel) pruning in PyTorch",
+           "L1 filter ranking, BatchNorm and flatten surgery, torch-pruning's dependency graph",
+           35, 15, "PyTorch"),
+    Lesson("07_structured_pruning_tensorflow", "Structured (channel) pruning in TensorFlow",
+           "Keras channel surgery, TFLite latency, 2:4 sparsity and XNNPACK",
+           30, 15, "TensorFlow"),
+    Lesson("08_measuring_what_pruning_buys", "Measuring what pruning buys",
+           "parameters vs nonzeros vs bytes vs MACs vs latency; when sparse storage pays off",
+           30, 15, "PyTorch"),
+    Lesson("09_pruning_regularization_and_early_stopping", "Pruning, regularization and early stopping",
+           "L1/L2, dropout and early stopping next to magnitude pruning; large-sparse vs small-dense",
+           25, 15, "PyTorch"),
+    Lesson("10_capstone", "Capstone",
+           "meet a size/latency budget with the least accuracy loss; the lottery ticket hypothesis",
+           20, 40, "either"),
 )
 
 
@@ -54,7 +78,10 @@ def course_map_markdown(*, links_relative_to: str = "notebooks/") -> str:
     ]
     for les in COURSE_MAP:
         num = les.stem[:2]
-        name = f"[{les.title}]({links_relative_to}{les.filename})" if les.available else f"{les.title} *(in preparation)*"
+        if les.available:
+            name = f"[{les.title}]({links_relative_to}{les.filename})"
+        else:
+            name = f"{les.title} *(in preparation)*"
         rows.append(f"| {num} | {name} | {les.learn} | {les.teaching_min} + {les.exercise_min} | {les.framework} |")
     return "\n".join(rows)
 
@@ -62,8 +89,6 @@ def course_map_markdown(*, links_relative_to: str = "notebooks/") -> str:
 def sync_readme(*, check: bool = False) -> bool:
     """Write the course map into README.md between its markers and re-render its Binder badge
     (``check``: only report whether README.md is current)."""
-    from .results import REPO_ROOT
-
     path = REPO_ROOT / "README.md"
     text = path.read_text()
     start, end = "<!-- course-map:start -->", "<!-- course-map:end -->"
@@ -71,10 +96,9 @@ def sync_readme(*, check: bool = False) -> bool:
         raise ValueError("README.md lacks the course-map markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    from .links import binder_badge
-    from .nbtools import _BADGE
+    from .links import BINDER_BADGE_RE, binder_badge
 
-    new = _BADGE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown()}\n{end}{tail}")
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown()}\n{end}{tail}")
     if check:
         return new == text
     path.write_text(new)

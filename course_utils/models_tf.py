@@ -27,8 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .env import load_tensorflow
 from ._validate import check_sizes as _check_sizes
+from .env import load_tensorflow
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10

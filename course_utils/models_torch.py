@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
 from ._validate import check_sizes as _check_sizes
 
 IMAGE_SIZE = 28

@@ -51,7 +51,8 @@ def clean_notebook(path: Path, *, check: bool = False) -> bool:
                     kept.append({"name": "stdout", "output_type": "stream", "text": out["text"]})
                 elif out.get("output_type") == "execute_result":
                     data = {k: v for k, v in out.get("data", {}).items() if k == "text/plain"}
-                    kept.append({"data": data, "execution_count": n_checked, "metadata": {}, "output_type": "execute_result"})
+                    kept.append({"data": data, "execution_count": n_checked, "metadata": {},
+                                 "output_type": "execute_result"})
             cell["outputs"] = kept
         else:
             cell["outputs"] = []
@@ -67,8 +68,8 @@ def header_problems(path: Path) -> list[str]:
 
     Convention: a first Markdown cell with a ``# `` title, a one-line purpose, a Binder badge,
     Objectives, Minutes (teaching / exercises), Prerequisites; a code cell tagged ``parameters``
-    defining ``FAST`` and ``SEED`` (passed on as ``notebook_setup(..., seed=SEED)``); a Setup cell calling ``notebook_setup`` with the notebook's own stem; a
-    final Markdown cell with Key points.
+    defining ``FAST`` and ``SEED`` (passed on as ``notebook_setup(..., seed=SEED)``); a Setup cell calling
+    ``notebook_setup`` with the notebook's own stem; a final Markdown cell with Key points.
     """
     path = Path(path)
     nb = json.loads(path.read_text())
@@ -297,7 +298,8 @@ def learner_notebook(nb: dict[str, Any]) -> dict[str, Any]:
 def solution_cells(path: Path) -> int:
     """Number of code cells tagged ``solution`` (one per exercise, at least)."""
     nb = json.loads(Path(path).read_text())
-    return sum(1 for c in nb["cells"] if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", []))
+    return sum(1 for c in nb["cells"]
+               if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", []))
 
 
 def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = False,
@@ -326,23 +328,20 @@ def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = Fal
     return changed
 
 
-_BADGE = re.compile(r"\[!\[Binder\]\([^)]*\)\]\(https://mybinder\.org/[^)]*\)")
-
-
 def sync_badge(path: Path, *, check: bool = False) -> bool:
     """Make the Binder badge in the header cell the one ``links.binder_badge`` renders for this notebook.
 
     Returns True if it was (or, with ``check``, would be) changed. So ``links.GITHUB_REPO`` is the one
     place the repository is named: change it and run ``python -m course_utils sync-env``.
     """
-    from .links import binder_badge
+    from .links import BINDER_BADGE_RE, binder_badge
 
     path = Path(path)
     nb = json.loads(path.read_text())
     head = _src(nb["cells"][0])
-    if not _BADGE.search(head):
+    if not BINDER_BADGE_RE.search(head):
         raise ValueError(f"{path.name}: the header cell has no Binder badge to update")
-    new = _BADGE.sub(lambda _: binder_badge(path.name), head)
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(path.name), head)
     if new == head:
         return False
     if not check:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
-from .results import REPO_ROOT
+from .paths import REPO_ROOT
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 ENVIRONMENT_YML = REPO_ROOT / "environment.yml"

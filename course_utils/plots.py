@@ -76,7 +76,7 @@ def class_counts(counts: Mapping[str, Sequence[int]], *, title: str = "Images pe
 
 
 def weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80, log: bool = True, title: str = ""):
-    """One histogram of weight values per layer. Introduced in 01_loss_before_and_after.
+    """One histogram of weight values per layer. Introduced in 09_pruning_regularization_and_early_stopping.
 
     Zeros (pruned weights) are counted separately and written in the panel title, so a spike at 0
     does not hide the shape of the surviving weights.
@@ -98,7 +98,8 @@ def weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80, log:
     return fig
 
 
-def sparsity_bars(per_layer: Mapping[str, float] | Mapping[str, Mapping[str, float]], *, title: str = "Sparsity per layer"):
+def sparsity_bars(per_layer: Mapping[str, float] | Mapping[str, Mapping[str, float]], *,
+                  title: str = "Sparsity per layer"):
     """Bars of sparsity (fraction 0–1 of zeros) per layer. Introduced in 02_weight_pruning_pytorch.
 
     ``per_layer`` is ``{layer: sparsity}`` or ``{method: {layer: sparsity}}`` for grouped bars.
@@ -142,7 +143,7 @@ def tradeoff_curve(
     ``curves[name] = {"x": [...], "mean": [...], "std": [...]}`` (``std`` optional), or
     ``{"x": [...], "y": [[seed0...], [seed1...]]}`` and the mean/std are computed here.
     ``reference`` draws a horizontal dashed line (e.g. dense accuracy).
-    Introduced in 01_loss_before_and_after.
+    Introduced in 02_weight_pruning_pytorch.
     """
     if not curves:
         raise ValueError("tradeoff_curve needs at least one curve")
@@ -172,7 +173,8 @@ def tradeoff_curve(
     return fig
 
 
-def loss_before_after(rows: Mapping[str, tuple[float, float]], *, title: str = "Loss before and after removing weights"):
+def loss_before_after(rows: Mapping[str, tuple[float, float]], *,
+                      title: str = "Loss before and after removing weights"):
     """Paired bars of (L_before, L_after) per choice of W_p. Introduced in 01_loss_before_and_after."""
     if not rows:
         raise ValueError("loss_before_after needs at least one row")
@@ -195,7 +197,7 @@ def loss_before_after(rows: Mapping[str, tuple[float, float]], *, title: str = "
 
 
 def mask_image(mask: np.ndarray, *, title: str = "", max_rows: int = 300):
-    """Show a 2-D keep/prune mask (1 kept, 0 pruned) as an image. Introduced in 02_weight_pruning_pytorch.
+    """Show a 2-D keep/prune mask (1 kept, 0 pruned) as an image.
 
     A mask of a first layer (out, 784) can also be shown per input pixel with ``mask_pixels``.
     """

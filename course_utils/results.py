@@ -13,13 +13,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .paths import REPO_ROOT, RESULTS_DIR, require_checkout
+
+__all__ = ["REPO_ROOT", "current_notebook", "load_results", "record", "results_dir", "set_notebook"]
 _current_notebook: str | None = None
 
 
 def results_dir() -> Path:
-    """Folder that holds one ``<stem>.json`` per notebook (created on demand)."""
-    d = Path(os.environ.get("COURSE_RESULTS_DIR", REPO_ROOT / "build" / "results"))
+    """Folder that holds one ``<stem>.json`` per notebook (created on demand).
+
+    ``$COURSE_RESULTS_DIR`` if set, else ``build/results`` in the checkout (``paths.RESULTS_DIR``).
+    """
+    env = os.environ.get("COURSE_RESULTS_DIR")
+    if env:
+        d = Path(env)
+    else:
+        require_checkout("record() writes build/results/ (or set COURSE_RESULTS_DIR)")
+        d = RESULTS_DIR
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -17,17 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .results import REPO_ROOT, load_results, results_dir
+from .paths import EXECUTED_DIR, NOTEBOOK_DIR, require_checkout
+from .results import load_results, results_dir
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "python3"
 
 
 def notebooks(pattern: str = "", *, directory: Path | None = None) -> list[Path]:
     """The course notebooks in order (``NN_name.ipynb``), optionally filtered by a substring.
 
-    ``directory`` lists another folder of numbered notebooks (e.g. the learner edition); default ``notebooks/``.
+    ``directory`` lists another folder of numbered notebooks (e.g. the learner edition); default ``notebooks/``
+    of the checkout (``paths.NOTEBOOK_DIR``).
     """
+    if directory is None:
+        require_checkout("the course's notebooks are in notebooks/")
     found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
     return [p for p in found if pattern in p.name]
 
@@ -107,7 +110,8 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, 
     log = out_dir / f"{stem}.log"
     start = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=kernel_env(fast, {"COURSE_NOTEBOOK": stem}))
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                env=kernel_env(fast, {"COURSE_NOTEBOOK": stem}))
         _, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
@@ -145,7 +149,8 @@ def format_table(rows: list[RunResult], *, mode: str) -> str:
         status = "ok" if r.ok else f"FAILED: {r.error}"
         lines.append(f"| {r.notebook} | {status} | {r.seconds:.1f} | {r.peak_rss_mb:.0f} | {res} |")
     total = sum(r.seconds for r in rows)
-    lines.append(f"| **total** | {sum(r.ok for r in rows)}/{len(rows)} ok | {total:.1f} | {max((r.peak_rss_mb for r in rows), default=0):.0f} | |")
+    peak = max((r.peak_rss_mb for r in rows), default=0)
+    lines.append(f"| **total** | {sum(r.ok for r in rows)}/{len(rows)} ok | {total:.1f} | {peak:.0f} | |")
     return "\n".join(lines)
 
 
@@ -180,7 +185,8 @@ def format_seed_table(runs: dict[int, list[RunResult]], *, mode: str) -> str:
     for s in seeds:
         rows = runs[s]
         lines.append(f"| **total, seed {s}** | {sum(r.ok for r in rows)}/{len(rows)} ok | "
-                     f"{sum(r.seconds for r in rows):.0f} s, peak {max((r.peak_rss_mb for r in rows), default=0):.0f} MB"
+                     f"{sum(r.seconds for r in rows):.0f} s, "
+                     f"peak {max((r.peak_rss_mb for r in rows), default=0):.0f} MB"
                      + " |" * len(seeds) + " |")
     return "\n".join(lines)
 
@@ -196,7 +202,7 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
     from tqdm.auto import tqdm
 
     mode = "FAST" if fast else "full"
-    out_dir = out_dir or REPO_ROOT / "build" / "executed" / mode.lower()
+    out_dir = out_dir or EXECUTED_DIR / mode.lower()
     paths = notebooks(pattern, directory=directory)
     if not paths:
         raise SystemExit(f"no notebooks match {pattern!r} in {directory or NOTEBOOK_DIR}")
@@ -210,7 +216,8 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
             bar.set_postfix_str(p.stem)
             rows.append(run_notebook(p, fast=fast, out_dir=seed_dir, timeout=timeout, seed=seed))
         runs[seed] = rows
-        (seed_dir / "run-all.md").write_text(format_table(rows, mode=mode if seed is None else f"{mode}, seed {seed}") + "\n")
+        label = mode if seed is None else f"{mode}, seed {seed}"
+        (seed_dir / "run-all.md").write_text(format_table(rows, mode=label) + "\n")
     if seeds:
         table = format_seed_table(runs, mode=mode)  # type: ignore[arg-type]
         (out_dir / "run-seeds.md").write_text(table + "\n")

@@ -1,10 +1,11 @@
-"""How sure is an accuracy? Confidence intervals and paired tests for classifiers (introduced in 02).
+"""How sure is an accuracy? Confidence intervals and paired tests for classifiers (introduced in 00_index).
 
 Validation has 500 images and test 1,000: one image is 0.2 or 0.1 points, and the binomial standard error
 of an accuracy near 95 % is about 1.0 or 0.7 points. Two models evaluated on the *same* images are compared
 with a paired test (McNemar, exact), which looks only at the images on which they disagree and is far more
 sensitive than comparing two unpaired intervals. Its interval for the difference is exact too, and excludes zero
-exactly when the test rejects, so the verdict and the interval always agree. Pure Python and numpy: no framework is imported.
+exactly when the test rejects, so the verdict and the interval always agree. Pure Python and numpy: no framework
+is imported.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def accuracy_ci(correct: int, n: int, level: float = 0.95) -> tuple[float, float
 
     The Wilson interval stays inside [0, 1] and keeps its coverage near 0 and 1 errors, where the textbook
     ``p ± z·sqrt(p(1-p)/n)`` does not. ``correct`` may also be a boolean array (then ``n`` must match its
-    length). Introduced in 02_weight_pruning_pytorch.
+    length). Introduced in 00_index.
     """
     if not isinstance(correct, (int, np.integer)):
         correct = int(_as_correct(correct, "correct").sum())
@@ -108,7 +109,7 @@ def mcnemar(correct_a: Any, correct_b: Any) -> McNemar:
 
     Only discordant images count: under equal accuracy each of the ``m`` images that exactly one model gets
     right is A's with probability 1/2, so the p-value is twice the smaller binomial tail (capped at 1). Exact for
-    any count (no chi-square approximation), so it agrees with :func:`paired_difference_ci`. Introduced in 02.
+    any count (no chi-square approximation), so it agrees with :func:`paired_difference_ci`.
     """
     a, b = _paired(correct_a, correct_b)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())

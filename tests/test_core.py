@@ -13,14 +13,6 @@ import course_utils as cu
 from course_utils import env, plots, results, runner
 
 
-@pytest.fixture
-def results_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
-    monkeypatch.setattr(results, "_current_notebook", None)
-    monkeypatch.delenv("COURSE_NOTEBOOK", raising=False)
-    return tmp_path
-
-
 def test_record_writes_json_and_converts_numpy(results_tmp):
     results.set_notebook("99_test")
     assert cu.record("acc", np.float32(0.5)) == np.float32(0.5)

@@ -1,4 +1,5 @@
-"""Tests of course_utils.data: the shipped MNIST subset, its splits, adapters and the full-MNIST path.
+"""Tests of course_utils.data (the shipped MNIST subset and its splits) and of the maintainer tooling in
+course_utils._data_build (rebuilding the file, the data-* commands, the full-MNIST path).
 
 Nothing here touches the internet: the full-MNIST path is exercised with tiny IDX files written
 in a temporary folder and served from 127.0.0.1.
@@ -19,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from course_utils import _data_build as B
 from course_utils import data as D
+from course_utils.__main__ import main as cli
 
 # ----------------------------------------------------------------------------------------------
 # The shipped file
@@ -44,29 +47,33 @@ def test_readme_states_the_hash():
 
 
 def test_rebuild_is_byte_for_byte(tmp_path):
-    out = D.build_mnist_5k(tmp_path / "mnist_5k.npz")
+    out = B.build_mnist_5k(tmp_path / "mnist_5k.npz")
     assert out.read_bytes() == D.MNIST_5K_FILE.read_bytes()
 
 
 def test_cli_check_and_rebuild(tmp_path, capsys):
-    assert D.main(["--check"]) == 0
+    assert cli(["data-check"]) == 0
     assert D.SHA256 in capsys.readouterr().out
     target = tmp_path / "sub" / "m.npz"
-    assert D.main(["--rebuild", "--out", str(target)]) == 0
+    assert cli(["data-rebuild", "--file", str(target)]) == 0
     assert D.file_sha256(target) == D.SHA256
     target.write_bytes(b"not an npz")
-    assert D.main(["--check", "--out", str(target)]) == 1
+    assert cli(["data-check", "--file", str(target)]) == 1
     assert "FAILED" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        D.main([])  # one of --check / --rebuild is required
 
 
 def test_cli_as_module():
     r = subprocess.run(
-        [sys.executable, "-m", "course_utils.data", "--check"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "course_utils", "data-check"], capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout
+
+
+def test_one_command_line():
+    """The data tooling runs as `python -m course_utils data-*`; course_utils.data has no CLI of its own."""
+    assert not hasattr(D, "main")
+    assert not hasattr(D, "build_mnist_5k") and not hasattr(D, "fetch_full_mnist")
 
 
 def test_raw_file_layout():
@@ -138,7 +145,7 @@ def test_stored_order_is_mixed(splits):
 
 
 def test_missing_file_says_how_to_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="--rebuild"):
+    with pytest.raises(FileNotFoundError, match="data-rebuild"):
         D.load_mnist(tmp_path / "nope.npz")
 
 
@@ -246,54 +253,6 @@ def test_splits_validate_their_arrays():
 
 
 # ----------------------------------------------------------------------------------------------
-# Framework adapters
-# ----------------------------------------------------------------------------------------------
-
-
-def test_torch_loaders_shapes_and_determinism(splits):
-    torch = pytest.importorskip("torch")
-    small = splits.subsample(train=300, val=100, test=100, seed=0)
-    loaders = D.torch_loaders(small, batch_size=64, seed=7)
-    assert set(loaders) == {"train", "val", "test"}
-    xb, yb = next(iter(loaders["train"]))
-    assert xb.shape == (64, 1, 28, 28) and xb.dtype == torch.float32
-    assert yb.shape == (64,) and yb.dtype == torch.int64
-    assert sum(len(b[1]) for b in loaders["val"]) == 100
-
-    def order(ldrs):
-        return torch.cat([b[1] for b in ldrs["train"]]).tolist()
-
-    first = order(D.torch_loaders(small, batch_size=64, seed=7))
-    fresh = D.torch_loaders(small, batch_size=64, seed=7)
-    assert order(fresh) == first  # same seed, same first epoch
-    second = order(fresh)
-    assert second != first  # each epoch is shuffled anew ...
-    again = D.torch_loaders(small, batch_size=64, seed=7)
-    assert [order(again), order(again)] == [first, second]  # ... and the sequence of epochs is reproducible
-    assert order(D.torch_loaders(small, batch_size=64, seed=8)) != first
-    assert first != small.y_train.tolist()  # shuffled
-    assert order(D.torch_loaders(small, batch_size=64, shuffle_train=False)) == small.y_train.tolist()
-    # Validation and test are never shuffled.
-    np.testing.assert_array_equal(torch.cat([b[1] for b in loaders["test"]]).numpy(), small.y_test)
-
-
-def test_torch_loaders_bad_input(splits):
-    with pytest.raises(ValueError, match="batch_size"):
-        D.torch_loaders(splits, batch_size=0)
-    with pytest.raises(TypeError, match="MnistSplits"):
-        D.torch_loaders({"x": 1})
-
-
-def test_keras_arrays(splits):
-    arrs = D.keras_arrays(splits)
-    assert set(arrs) == {"train", "val", "test"}
-    x, y = arrs["train"]
-    assert x.shape == (3500, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
-    with pytest.raises(TypeError):
-        D.keras_arrays(None)
-
-
-# ----------------------------------------------------------------------------------------------
 # IDX files and full MNIST (offline)
 # ----------------------------------------------------------------------------------------------
 
@@ -311,12 +270,12 @@ def write_idx(path: Path, arr: np.ndarray, *, gz: bool = True, code: int = 0x08)
 
 def test_load_idx_roundtrip(tmp_path):
     imgs = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28) % 256
-    a = D.load_idx(write_idx(tmp_path / "a.gz", imgs.astype(np.uint8)))
+    a = B.load_idx(write_idx(tmp_path / "a.gz", imgs.astype(np.uint8)))
     assert a.dtype == np.uint8 and a.shape == (3, 28, 28)
     np.testing.assert_array_equal(a, imgs)
-    b = D.load_idx(write_idx(tmp_path / "b", np.array([1, 2, 3], np.uint8), gz=False), expected_ndim=1)
+    b = B.load_idx(write_idx(tmp_path / "b", np.array([1, 2, 3], np.uint8), gz=False), expected_ndim=1)
     assert b.tolist() == [1, 2, 3]
-    c = D.load_idx(write_idx(tmp_path / "c.gz", np.array([[-5, 70000]], np.int32), code=0x0C))
+    c = B.load_idx(write_idx(tmp_path / "c.gz", np.array([[-5, 70000]], np.int32), code=0x0C))
     assert c.dtype == np.int32 and c.dtype.isnative and c.tolist() == [[-5, 70000]]
 
 
@@ -334,12 +293,12 @@ def test_load_idx_rejects_bad_files(tmp_path):
         p = tmp_path / name
         p.write_bytes(raw)
         with pytest.raises(ValueError):
-            D.load_idx(p)
+            B.load_idx(p)
     with pytest.raises(ValueError, match="expected 3 dimensions"):
-        D.load_idx(tmp_path / "g", expected_ndim=3)
+        B.load_idx(tmp_path / "g", expected_ndim=3)
     (tmp_path / "broken.gz").write_bytes(gzip.compress(good)[:-8])
     with pytest.raises(ValueError, match="decompress"):
-        D.load_idx(tmp_path / "broken.gz")
+        B.load_idx(tmp_path / "broken.gz")
 
 
 @pytest.fixture()
@@ -382,23 +341,23 @@ def local_server(tiny_mnist, monkeypatch):
 
 
 def test_full_mnist_registry_is_well_formed():
-    assert set(D.FULL_MNIST_REGISTRY) == {
+    assert set(B.FULL_MNIST_REGISTRY) == {
         "train-images-idx3-ubyte.gz",
         "train-labels-idx1-ubyte.gz",
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
     }
-    for h in D.FULL_MNIST_REGISTRY.values():
+    for h in B.FULL_MNIST_REGISTRY.values():
         assert h.startswith("sha256:") and len(h) == 7 + 64
 
 
 def test_fetch_full_mnist_offline_dir(tiny_mnist):
     src, registry = tiny_mnist
-    s = D.fetch_full_mnist(offline_dir=src, registry=registry, val_per_class=1)
+    s = B.fetch_full_mnist(offline_dir=src, registry=registry, val_per_class=1)
     assert s.sizes() == {"train": 20, "val": 10, "test": 10}
     assert np.bincount(s.y_val).tolist() == [1] * 10
     assert s.x_train.dtype == np.float32 and s.x_train.max() <= 1.0 and s.y_test.dtype == np.int64
-    raw = D.load_idx(src / "t10k-images-idx3-ubyte.gz")
+    raw = B.load_idx(src / "t10k-images-idx3-ubyte.gz")
     np.testing.assert_allclose(s.x_test * 255, raw, atol=1e-4)
 
 
@@ -406,17 +365,17 @@ def test_fetch_full_mnist_offline_errors(tiny_mnist, tmp_path):
     src, registry = tiny_mnist
     wrong = dict(registry, **{"t10k-labels-idx1-ubyte.gz": hashlib.sha256(b"x").hexdigest()})
     with pytest.raises(D.DataIntegrityError):
-        D.fetch_full_mnist(offline_dir=src, registry=wrong)
+        B.fetch_full_mnist(offline_dir=src, registry=wrong)
     partial = tmp_path / "partial"
     partial.mkdir()
     shutil.copy(src / "train-images-idx3-ubyte.gz", partial)
     with pytest.raises(FileNotFoundError, match="missing"):
-        D.fetch_full_mnist(offline_dir=partial, registry=registry)
+        B.fetch_full_mnist(offline_dir=partial, registry=registry)
     with pytest.raises(ValueError, match="registry lacks"):
         only_one = {"train-images-idx3-ubyte.gz": registry["train-images-idx3-ubyte.gz"]}
-        D.fetch_full_mnist(offline_dir=src, registry=only_one)
+        B.fetch_full_mnist(offline_dir=src, registry=only_one)
     with pytest.raises(ValueError, match="has 3 items, need 4"):
-        D.fetch_full_mnist(offline_dir=src, registry=registry, val_per_class=4)
+        B.fetch_full_mnist(offline_dir=src, registry=registry, val_per_class=4)
 
 
 def test_fetch_full_mnist_downloads_with_pooch_and_caches(local_server, tiny_mnist, tmp_path):
@@ -424,11 +383,11 @@ def test_fetch_full_mnist_downloads_with_pooch_and_caches(local_server, tiny_mni
     base_url, _ = local_server
     _, registry = tiny_mnist
     cache = tmp_path / "cache"
-    s = D.fetch_full_mnist(cache, base_url=base_url, registry=registry, val_per_class=0)
+    s = B.fetch_full_mnist(cache, base_url=base_url, registry=registry, val_per_class=0)
     assert s.sizes() == {"train": 30, "val": 0, "test": 10}
     assert sorted(p.name for p in cache.iterdir()) == sorted(registry)
     # Second call: served from the cache; the URL points nowhere (port 9: nothing listens).
-    s2 = D.fetch_full_mnist(cache, base_url="http://127.0.0.1:9/", registry=registry, val_per_class=0)
+    s2 = B.fetch_full_mnist(cache, base_url="http://127.0.0.1:9/", registry=registry, val_per_class=0)
     np.testing.assert_array_equal(s.x_train, s2.x_train)
 
 
@@ -438,5 +397,5 @@ def test_fetch_full_mnist_rejects_a_download_with_the_wrong_hash(local_server, t
     _, registry = tiny_mnist
     wrong = dict(registry, **{"train-labels-idx1-ubyte.gz": hashlib.sha256(b"other").hexdigest()})
     with pytest.raises(D.DataIntegrityError, match="train-labels"):
-        D.fetch_full_mnist(tmp_path / "cache", base_url=base_url, registry=wrong)
+        B.fetch_full_mnist(tmp_path / "cache", base_url=base_url, registry=wrong)
     assert not (tmp_path / "cache" / "train-labels-idx1-ubyte.gz").exists()

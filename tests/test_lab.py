@@ -52,7 +52,7 @@ def lab_server(tmp_path_factory):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}")
+                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}") from None
             time.sleep(0.5)
     else:
         proc.terminate()
@@ -108,7 +108,8 @@ def test_lab_opens_index_and_runs_setup(lab_server):
     ws = websocket.create_connection(
         f"{lab_server.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={TOKEN}", timeout=120)
     try:
-        status, out = _execute(ws, params["source"] + "\n" + setup["source"] + "\nimport sys; print('EXE', sys.executable)")
+        code = params["source"] + "\n" + setup["source"] + "\nimport sys; print('EXE', sys.executable)"
+        status, out = _execute(ws, code)
         assert status == "ok", out
         assert "FAST mode: True" in out  # COURSE_FAST=1 from the environment wins over FAST = False
         assert f"EXE {sys.executable}" in out

@@ -35,7 +35,8 @@ def test_learner_edition_hides_every_solution(path):
 
 @pytest.mark.parametrize("path", [p for p in notebooks() if not p.stem.startswith("00")], ids=lambda p: p.stem)
 def test_two_to_four_exercises_per_lesson(path):
-    assert 2 <= nbtools.solution_cells(path) <= 6, "each lesson has 2-4 exercises (a solution cell each, some split in two)"
+    assert 2 <= nbtools.solution_cells(path) <= 6, \
+        "each lesson has 2-4 exercises (a solution cell each, some split in two)"
 
 
 def test_strip_solution_keeps_signature():
@@ -50,7 +51,8 @@ def test_strip_solution_keeps_signature():
 def test_learner_notebook_drops_solution_markdown():
     nb = {"cells": [
         {"cell_type": "markdown", "metadata": {"tags": ["solution"]}, "source": "answer: 42"},
-        {"cell_type": "code", "metadata": {"tags": ["solution"]}, "source": "x = 42", "outputs": [], "execution_count": 1},
+        {"cell_type": "code", "metadata": {"tags": ["solution"]}, "source": "x = 42", "outputs": [],
+         "execution_count": 1},
         {"cell_type": "code", "metadata": {}, "source": "print(x)", "outputs": [], "execution_count": None},
     ], "metadata": {}}
     out = nbtools.learner_notebook(nb)

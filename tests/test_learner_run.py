@@ -28,4 +28,5 @@ def test_learner_notebook_runs_all_with_exercises_unsolved(path, tmp_path, monke
     checks = [c for c in executed["cells"] if nbtools.is_self_check(c)]
     for cell in checks:
         text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-        assert "not attempted" in text, f"a self-check did not report 'not attempted':\n{''.join(cell['source'])}\n{text}"
+        source = "".join(cell["source"])
+        assert "not attempted" in text, f"a self-check did not report 'not attempted':\n{source}\n{text}"

@@ -124,8 +124,12 @@ def test_seeding_reproducible():
     same_shape = mk.mlp((10, 10), seed=0)
     assert not np.array_equal(same_shape.get_layer("fc2").kernel.numpy(), same_shape.get_layer("fc3").kernel.numpy())
     cnn = mk.small_cnn((4, 8), seed=3)
-    np.testing.assert_array_equal(cnn.get_layer("conv2").kernel.numpy(), mk.small_cnn((4, 8), seed=3).get_layer("conv2").kernel.numpy())
-    assert not np.array_equal(cnn.get_layer("conv2").kernel.numpy(), mk.small_cnn((4, 8), seed=4).get_layer("conv2").kernel.numpy())
+
+    def conv2_kernel(model):
+        return model.get_layer("conv2").kernel.numpy()
+
+    np.testing.assert_array_equal(conv2_kernel(cnn), conv2_kernel(mk.small_cnn((4, 8), seed=3)))
+    assert not np.array_equal(conv2_kernel(cnn), conv2_kernel(mk.small_cnn((4, 8), seed=4)))
 
 
 def test_builders_reject_bad_arguments():
@@ -254,7 +258,8 @@ def test_cubic_schedule_matches_tfmot_polynomial_decay(cfg):
             last_tfmot = float(s_ref)
         elif t > cfg["begin_step"] and last_tfmot is not None:
             # between/after updates the mask keeps the sparsity of the last pruning step
-            last_step = cfg["begin_step"] + (min(t, cfg["end_step"]) - cfg["begin_step"]) // cfg["frequency"] * cfg["frequency"]
+            begin, freq = cfg["begin_step"], cfg["frequency"]
+            last_step = begin + (min(t, cfg["end_step"]) - begin) // freq * freq
             _, s_last = ref(tf.constant(last_step, dtype=tf.int64))
             assert ours == pytest.approx(float(s_last), abs=1e-6), t
     if cfg["frequency"] == 1:

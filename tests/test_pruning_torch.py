@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from course_utils import metrics, models_torch, pruning_torch as pt, schedules
+from course_utils import metrics, models_torch, schedules
+from course_utils import pruning_torch as pt
 
 
 @pytest.fixture
@@ -196,7 +197,8 @@ def test_sensitivity_scan(mlp):
 
 
 def test_copy_model_works_after_torch_prune_calls(mlp):
-    prune.global_unstructured([(mlp.fc1, "weight"), (mlp.fc2, "weight")], pruning_method=prune.L1Unstructured, amount=0.5)
+    prune.global_unstructured([(mlp.fc1, "weight"), (mlp.fc2, "weight")], pruning_method=prune.L1Unstructured,
+                              amount=0.5)
     assert not mlp.fc1.weight.is_leaf  # what makes copy.deepcopy fail (pytorch/pytorch #37322)
     with pytest.raises(RuntimeError, match="graph leaves"):
         copy.deepcopy(mlp)
@@ -210,7 +212,6 @@ def test_copy_model_works_after_torch_prune_calls(mlp):
 
 def test_random_scores_are_independent_of_the_seeded_init():
     """Regression: random pruning with seed 0 on a seed-0 model used the init's own random stream."""
-    import torch
 
     from course_utils import models_torch, pruning_torch
 

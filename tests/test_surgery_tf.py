@@ -163,7 +163,8 @@ def test_remove_channels_conv1_touches_bn1_and_conv2(cnn):
     keep = np.array([1, 2, 5])
     small = s.remove_channels(cnn, "conv1", keep)
     assert s.structure(small) == {"conv1": 3, "conv2": 8, "fc": 10}
-    np.testing.assert_array_equal(small.get_layer("conv1").get_weights()[0], cnn.get_layer("conv1").get_weights()[0][..., keep])
+    np.testing.assert_array_equal(small.get_layer("conv1").get_weights()[0],
+                                  cnn.get_layer("conv1").get_weights()[0][..., keep])
     for got, want in zip(small.get_layer("bn1").get_weights(), cnn.get_layer("bn1").get_weights()):
         np.testing.assert_array_equal(got, want[keep])
     np.testing.assert_array_equal(small.get_layer("conv2").get_weights()[0],
