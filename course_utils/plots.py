@@ -244,3 +244,45 @@ def bars(values: Mapping[str, float], *, ylabel: str, title: str = "", fmt: str 
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+class Table:
+    """A Markdown table that renders in Jupyter and prints as text (what :func:`table` returns)."""
+
+    def __init__(self, markdown: str):
+        self.markdown = markdown
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __str__(self) -> str:
+        return self.markdown
+
+    __repr__ = __str__
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, floatfmt: str = "{:.3f}") -> Table:
+    """A table of ``rows`` under ``headers``, shown as Markdown when it is the last expression of a cell
+    (or passed to ``display``). Strings are shown as given; floats are formatted with ``floatfmt``; ints get
+    thousands separators. Every row must have one cell per header. Introduced in 01_loss_before_and_after.
+    """
+    headers = [str(h) for h in headers]
+    if not headers:
+        raise ValueError("table needs at least one header")
+
+    def cell(v: object) -> str:
+        if isinstance(v, bool) or v is None:
+            return "—" if v is None else str(v)
+        if isinstance(v, (int, np.integer)):
+            return f"{int(v):,}"
+        if isinstance(v, (float, np.floating)):
+            return floatfmt.format(float(v))
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(headers):
+            raise ValueError(f"row {i} has {len(row)} cells for {len(headers)} headers: {row!r}")
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return Table("\n".join(lines))

@@ -144,3 +144,18 @@ def test_current_env_kernel_uses_this_python():
     spec = json.loads((kdir / "kernels" / "python3" / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable
     assert runner.kernel_env(True)["COURSE_FAST"] == "1"
+
+
+def test_plots_table_renders_markdown_and_checks_rows():
+    import pytest
+
+    from course_utils import plots
+
+    t = plots.table(["model", "params", "acc", "note"],
+                    [["dense", 266610, 0.9434, "a|b"], ["pruned", 21000, 0.94, None]])
+    md = t._repr_markdown_()
+    assert md.splitlines()[0] == "| model | params | acc | note |"
+    assert "| dense | 266,610 | 0.943 | a\\|b |" in md and "| pruned | 21,000 | 0.940 | — |" in md
+    assert str(t) == md
+    with pytest.raises(ValueError, match="row 1 has 2 cells"):
+        plots.table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
