@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,10 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
     stem = path.stem
-    stale = results_dir() / f"{stem}.json"
+    # Each run records into its own folder (beside its executed copy), so a FAST test or nbval run of the same
+    # notebook at the same time cannot overwrite or delete its results; the canonical copy is updated at the end.
+    run_results = out_dir / "results"
+    stale = run_results / f"{stem}.json"
     if stale.exists():
         stale.unlink()
     cmd = [
@@ -111,13 +115,21 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, 
     start = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                env=kernel_env(fast, {"COURSE_NOTEBOOK": stem}))
+                                env=kernel_env(fast, {"COURSE_NOTEBOOK": stem,
+                                                      "COURSE_RESULTS_DIR": str(run_results)}))
         _, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     ok = proc.returncode == 0
     error = "" if ok else _last_error(log)
-    return RunResult(stem, ok, seconds, rusage.ru_maxrss / 1024, load_results(stem), error)
+    recorded = run_results / f"{stem}.json"
+    results = json.loads(recorded.read_text()) if recorded.exists() else {}
+    canonical = results_dir() / f"{stem}.json"
+    if recorded.exists():
+        shutil.copyfile(recorded, canonical)
+    elif canonical.exists():
+        canonical.unlink()  # never leave an older run's numbers beside this run's executed copy
+    return RunResult(stem, ok, seconds, rusage.ru_maxrss / 1024, results, error)
 
 
 def _last_error(log: Path) -> str:
