@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)  ## set up .venv and open the course in JupyterLab
 	$(BIN)/jupyter lab notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)  ## set up .venv and run every test (unit tests + every notebook in FAST mode)
-	COURSE_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+test: $(STAMP)  ## set up .venv, lint, and run every test (unit tests, every notebook and its learner edition in FAST mode)
+	$(BIN)/ruff check course_utils tests
+	COURSE_FAST=1 $(BIN)/python -m pytest tests learner --nbval-lax --nbval-current-env
 
 lint: $(STAMP)  ## ruff: lint the package and the tests (configured in pyproject.toml)
 	$(BIN)/ruff check course_utils tests

@@ -133,6 +133,40 @@ def refresh_checked_outputs(path: Path) -> int:
     return n
 
 
+def _checked_text(outputs: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """What nbval compares in a checked cell, as the course stores it: stdout text and text/plain results."""
+    stdout = "".join("".join(o.get("text", "")) for o in outputs
+                     if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    results = ["".join(o.get("data", {}).get("text/plain", "")) for o in outputs
+               if o.get("output_type") == "execute_result"]
+    return stdout, results
+
+
+def checked_output_problems(source: Path, executed: dict[str, Any]) -> list[str]:
+    """Differences between the stored outputs of ``source``'s ``# NBVAL_CHECK_OUTPUT`` cells and the same cells
+    in an ``executed`` copy (matched by source text, since papermill inserts a parameters cell). Empty = all match.
+
+    This is nbval's check of deterministic outputs, done on the copy the papermill harness already executed, so
+    ``make test`` runs each notebook once.
+    """
+    stored = json.loads(Path(source).read_text())
+    ran = {_src(c): c.get("outputs", []) for c in executed["cells"] if c["cell_type"] == "code"}
+    problems = []
+    for i, cell in enumerate(stored["cells"]):
+        if not is_checked(cell):
+            continue
+        src = _src(cell)
+        if src not in ran:
+            problems.append(f"cell {i}: not found in the executed copy")
+            continue
+        want, got = _checked_text(cell.get("outputs", [])), _checked_text(ran[src])
+        if want != got:
+            problems.append(f"cell {i} ({src.splitlines()[1][:60] if len(src.splitlines()) > 1 else ''}): "
+                            f"stored {want!r}, got {got!r} (if the change is intended: "
+                            f"python -m course_utils clean --refresh {Path(source).name})")
+    return problems
+
+
 SOLUTION_TAG = "solution"
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 PLACEHOLDER = "# YOUR CODE HERE"
@@ -290,9 +324,41 @@ def learner_notebook(nb: dict[str, Any]) -> dict[str, Any]:
             cell["outputs"] = []
             cell["execution_count"] = None
             cell["metadata"]["tags"] = ["exercise" if t == SOLUTION_TAG else t for t in tags]
+        elif is_self_check(cell):
+            _expect_not_attempted(cell)
         cells.append(cell)
     nb["cells"] = cells
+    n_checked = 0
+    for cell in cells:  # number the checked cells as `clean_notebook` does (nbval skips unnumbered ones)
+        if is_checked(cell):
+            n_checked += 1
+            cell["execution_count"] = n_checked if cell.get("outputs") else None
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "execute_result":
+                    out["execution_count"] = n_checked
     return nb
+
+
+def self_check_names(cell: dict[str, Any]) -> list[str]:
+    """The checker names a self-check cell calls, in order (``ex02.second_amount(...)`` -> ``second_amount``)."""
+    tree = _code_ast(_src(cell))
+    names = []
+    for st in tree.body if tree else []:
+        call = st.value if isinstance(st, ast.Expr) else st.test
+        names.append(call.func.attr)
+    return names
+
+
+def _expect_not_attempted(cell: dict[str, Any]) -> None:
+    """Make a learner self-check cell an nbval-checked cell whose expected output is "not attempted" for every
+    check it calls: running the learner edition with exercises unsolved must print exactly that, and no error."""
+    from .checks._common import not_attempted_message
+
+    src = _src(cell)
+    if not is_checked(cell):
+        cell["source"] = CHECK_OUTPUT + "\n" + src
+    text = "".join(not_attempted_message(name) + "\n" for name in self_check_names(cell))
+    cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": text}]
 
 
 def solution_cells(path: Path) -> int:

@@ -112,7 +112,7 @@ def test_clean_keeps_checked_outputs_and_drops_others(tmp_path):
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_notebook_has_checked_outputs(path):
-    """Deterministic outputs (shapes, parameter counts) are stored and compared by nbval."""
+    """Deterministic outputs (shapes, parameter counts) are stored and compared on every test run."""
     cells = [c for c in json.loads(path.read_text())["cells"] if nbtools.is_checked(c)]
     assert cells, "mark at least one deterministic cell with a '# NBVAL_CHECK_OUTPUT' line"
     for c in cells:
@@ -179,3 +179,18 @@ def test_sync_readme_rerenders_the_badge(monkeypatch):
     assert course.sync_readme(check=True)
     monkeypatch.setattr(links, "GITHUB_REPO", "someone/else")
     assert not course.sync_readme(check=True)
+
+
+def test_checked_output_problems_finds_a_changed_output(tmp_path):
+    """The harness compares stored outputs of checked cells with its own execution (what nbval would do)."""
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "# NBVAL_CHECK_OUTPUT\nprint(1)",
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": ["1\n"]}]}
+    src = tmp_path / "nb.ipynb"
+    src.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    same = {"cells": [{"cell_type": "code", "source": "x = 1", "outputs": []}, dict(cell)]}
+    assert nbtools.checked_output_problems(src, same) == []
+    other = {"cells": [dict(cell, outputs=[{"name": "stdout", "output_type": "stream", "text": "2\n"},
+                                           {"name": "stderr", "output_type": "stream", "text": "warning"}])]}
+    (problem,) = nbtools.checked_output_problems(src, other)
+    assert "'1\\n'" in problem and "'2\\n'" in problem and "--refresh" in problem
+    assert nbtools.checked_output_problems(src, {"cells": []}) == ["cell 0: not found in the executed copy"]

@@ -1,16 +1,20 @@
 """Execute every notebook in FAST mode (papermill) and check what it recorded.
 
 Every notebook in notebooks/ must appear in EXPECTED; a new notebook without checks fails
-``test_every_notebook_is_covered``. (nbval runs the same notebooks again in the same test
-command: ``pytest tests notebooks --nbval-lax --nbval-current-env``.)
+``test_every_notebook_is_covered``. Each notebook is executed once: the same run is checked for its recorded
+results and for the stored outputs of its ``# NBVAL_CHECK_OUTPUT`` cells (what nbval would compare). nbval itself
+runs the learner edition (``pytest tests learner --nbval-lax --nbval-current-env``): with every exercise unsolved it
+must raise nothing and each self-check must print exactly "not attempted".
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from course_utils import nbtools
 from course_utils.results import REPO_ROOT
 from course_utils.runner import notebooks, run_notebook
 
@@ -206,8 +210,12 @@ def test_every_notebook_is_covered():
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_notebook_fast(path):
-    res = run_notebook(path, fast=True, out_dir=REPO_ROOT / "build" / "executed" / "test")
+    out_dir = REPO_ROOT / "build" / "executed" / "test"
+    res = run_notebook(path, fast=True, out_dir=out_dir)
     assert res.ok, f"{path.name} failed: {res.error} (see build/executed/test/{path.stem}.log)"
+    # nbval's check, on this same execution: deterministic outputs match the stored ones
+    problems = nbtools.checked_output_problems(path, json.loads((out_dir / path.name).read_text()))
+    assert not problems, "\n".join(problems)
     keys, check = EXPECTED[path.stem]
     missing = keys - set(res.results)
     assert not missing, f"{path.name} did not record {sorted(missing)}"

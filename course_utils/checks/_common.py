@@ -47,6 +47,12 @@ def grading() -> bool:
     return os.environ.get("COURSE_GRADING", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def not_attempted_message(name: str) -> str:
+    """The one line a self-check prints for an exercise not attempted yet (the learner edition expects it)."""
+    return (f"○ {name}: not attempted yet. Write your answer in the cell above and run both cells "
+            "(stuck? the commented line in this cell loads the reference solution).")
+
+
 def exercise(checker: Callable[..., bool]) -> Callable[..., bool | None]:
     """Wrap a checker ``checker(answer, *context) -> bool`` into a notebook self-check (see the module docstring).
 
@@ -66,8 +72,7 @@ def exercise(checker: Callable[..., bool]) -> Callable[..., bool | None]:
         try:
             passed = verdict_of(answer, *args, **kwargs)
         except NotAttempted:
-            print(f"○ {name}: not attempted yet. Write your answer in the cell above and run both cells "
-                  "(stuck? the commented line in this cell loads the reference solution).")
+            print(not_attempted_message(name))
             if grading():
                 raise ExerciseFailed(f"{name}: not attempted") from None
             return None
