@@ -4,7 +4,8 @@ Thin, checked wrappers around ``tensorflow_model_optimization.sparsity.keras`` (
 course's Keras 2 (``tf_keras``) models, plus the numpy masks that TFMOT does not offer
 (global magnitude threshold, random control).
 
-- :func:`prune_model` wraps chosen layers with ``prune_low_magnitude`` through
+- :func:`wrap_for_pruning` (old name ``prune_model``, which warns: in ``pruning_torch`` that name
+  prunes in place) wraps chosen layers with ``prune_low_magnitude`` through
   ``keras.models.clone_model(..., clone_function=...)``. Unlike calling ``prune_low_magnitude``
   on a model directly, the result does **not share weights** with the model you pass in
   (TFMOT's own clone reuses the original layer objects, so training the pruned model would
@@ -12,8 +13,9 @@ course's Keras 2 (``tf_keras``) models, plus the numpy masks that TFMOT does not
 - :func:`strip` removes the wrappers (``strip_pruning``) and checks that none is left.
 - :func:`pruning_callbacks` returns the callbacks ``fit`` needs: ``UpdatePruningStep`` (required)
   and, with a log folder, ``PruningSummaries`` (TensorBoard scalars: sparsity and threshold).
-- :func:`magnitude_masks`, :func:`random_masks`, :func:`global_sparsities`, :func:`apply_masks` and
-  :class:`KeepMasks` build and hold one-shot masks by hand (layer-wise / global magnitude, random).
+- :func:`magnitude_masks`, :func:`random_masks`, :func:`global_sparsities`, :func:`multiply_masks`
+  (old name ``apply_masks``, which warns) and :class:`KeepMasks` build and hold one-shot masks by
+  hand (layer-wise / global magnitude, random).
 - :func:`schedule_value` evaluates a TFMOT schedule at a step, as plain Python numbers.
 
 TFMOT's step counter: ``UpdatePruningStep`` sets each wrapper's ``pruning_step`` to 0 when
@@ -22,9 +24,10 @@ whether to prune. So the **first batch is step 1** (batch ``b`` of the run is st
 i.e. ``optimizer.iterations`` *after* that batch), and a schedule with ``begin_step=0`` and
 ``frequency=100`` first prunes at the 100th batch, not the first.
 
-Conventions: sparsity is a fraction 0–1 of zeros among a layer's kernel (weights of Dense and
-Conv layers; biases are never pruned); masks are float32 arrays of 0/1 with the kernel's shape
-(Keras layout, Dense ``(in, out)``), keyed by layer name.
+Conventions (the same as ``pruning_torch``): ``amount`` and sparsity are fractions 0–1 of zeros
+among a layer's kernel (weights of Dense and Conv layers; biases are never pruned); masks are
+bool *keep*-masks (True = kept) with the kernel's shape (Keras layout, Dense ``(in, out)``), keyed
+by layer name. ``multiply_masks`` and ``KeepMasks`` also accept 0/1 float masks.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._compat import deprecated_alias, renamed_keywords
 from ._validate import check_fraction
 from .env import load_tensorflow
 
@@ -53,13 +57,12 @@ _PRUNABLE = (L.Dense, L.Conv1D, L.Conv2D, L.Conv3D)
 __all__ = [
     "KeepMasks",
     "SparsityLog",
-    "apply_masks",
     "global_sparsities",
     "is_pruned",
     "kernels",
     "magnitude_masks",
+    "multiply_masks",
     "prunable_layer_names",
-    "prune_model",
     "pruning_callbacks",
     "random_masks",
     "read_pruning_summaries",
@@ -68,6 +71,10 @@ __all__ = [
     "strip",
     "tensorboard_available",
     "tflite_predict",
+    "wrap_for_pruning",
+    # old names, kept working with a DeprecationWarning (issue 9, P1-4)
+    "apply_masks",
+    "prune_model",
 ]
 
 
@@ -133,8 +140,12 @@ def _resolve_layers(model: Any, layers: Iterable[str] | None) -> list[str]:
 
 
 # --------------------------------------------------------------------------- TFMOT wrappers
-def prune_model(model: Any, schedule: Any, layers: Iterable[str] | None = None) -> Any:
-    """A copy of ``model`` whose chosen layers are wrapped with ``prune_low_magnitude``.
+def wrap_for_pruning(model: Any, schedule: Any, layers: Iterable[str] | None = None) -> Any:
+    """A *copy* of ``model`` whose chosen layers are wrapped with ``prune_low_magnitude``.
+
+    Not the twin of ``pruning_torch.prune_model`` (which prunes in place to a fraction and returns
+    sparsities): this prunes nothing yet — TFMOT prunes during ``fit`` by ``schedule``. Hence its own
+    name; the old name ``prune_model`` still works and warns.
 
     - ``schedule``: a TFMOT ``PruningSchedule`` (``ConstantSparsity``, ``PolynomialDecay``) used for
       every chosen layer, or ``{layer name: schedule}`` for a schedule per layer (its keys are then
@@ -143,8 +154,8 @@ def prune_model(model: Any, schedule: Any, layers: Iterable[str] | None = None) 
       copied unwrapped.
 
     The copy has its own weights, equal to ``model``'s (the original is never modified), and is
-    not compiled: compile it, then train with ``callbacks=pruning_callbacks()``.
-    Introduced in 03_weight_pruning_tensorflow.
+    not compiled: compile it, then train with ``callbacks=pruning_callbacks()``. Notebook 03 calls
+    it by its old name ``prune_model``.
     """
     _check_model(model)
     if any(is_pruned(layer) for layer in model.layers):
@@ -348,44 +359,73 @@ def kernels(model: Any, layers: Iterable[str] | None = None) -> dict[str, np.nda
     return {n: model.get_layer(n).kernel.numpy() for n in _resolve_layers(model, layers)}
 
 
-def _keep_top(w: np.ndarray, sparsity: float) -> np.ndarray:
-    """0/1 mask keeping the ``round((1 - sparsity) * size)`` largest |w| (ties broken by position)."""
-    n_prune = int(round(sparsity * w.size))
-    mask = np.ones(w.size, dtype=np.float32)
+def _keep_top(scores: np.ndarray, amount: float) -> np.ndarray:
+    """Bool keep-mask removing the ``round(amount * size)`` lowest scores (ties: lower position first)."""
+    n_prune = int(round(amount * scores.size))
+    keep = np.ones(scores.size, dtype=bool)
     if n_prune:
-        order = np.argsort(np.abs(w).ravel(), kind="stable")
-        mask[order[:n_prune]] = 0.0
-    return mask.reshape(w.shape)
+        order = np.argsort(scores.ravel(), kind="stable")
+        keep[order[:n_prune]] = False
+    return keep.reshape(scores.shape)
 
 
-def global_sparsities(model: Any, sparsity: float, layers: Iterable[str] | None = None) -> dict[str, float]:
-    """Per-layer sparsity that one *global* magnitude threshold gives (fraction 0–1 per layer).
-
-    The ``round(sparsity * total)`` smallest |weights| across all chosen layers are pruned; the
-    result says how many of them fall in each layer. Feed it to :func:`prune_model` as
-    ``{name: ConstantSparsity(s, ...)}`` to get global pruning out of TFMOT's layer-wise wrappers.
-    Introduced in 03_weight_pruning_tensorflow.
-    """
-    masks = magnitude_masks(model, sparsity, scope="global", layers=layers)
-    return {n: float(1.0 - m.mean()) for n, m in masks.items()}
+_METHODS = ("l1", "random")
+_SCOPES = ("global", "layer")
 
 
+@renamed_keywords(sparsity="amount")
 def magnitude_masks(
-    model: Any, sparsity: float, *, scope: str = "layer", layers: Iterable[str] | None = None
+    model: Any,
+    amount: float | Mapping[str, float],
+    *,
+    scope: str = "global",
+    method: str = "l1",
+    layers: Iterable[str] | None = None,
+    seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Magnitude-pruning masks: ``scope="layer"`` prunes ``sparsity`` of each layer (TFMOT's
-    rule); ``scope="global"`` prunes the smallest ``sparsity`` of all chosen weights together.
+    """Keep-masks that remove a fraction ``amount`` of the kernels' weights (model unchanged).
 
+    The twin of ``pruning_torch.magnitude_masks`` (same arguments, same defaults, same meaning;
+    numpy arrays here, torch tensors there):
+
+    - ``scope="global"`` (default): one ranking over all chosen layers; exactly
+      ``round(amount * total)`` weights are removed and the layers end up with different sparsities.
+    - ``scope="layer"``: each layer loses ``round(amount * size)`` of its own weights — TFMOT's rule;
+      ``amount`` may also be a dict ``{layer: fraction}`` (then only those layers get masks).
+    - ``method="l1"`` ranks by |weight|; ``method="random"`` at random (seeded by ``seed``), the control.
+
+    Weights that are already zero rank lowest, so new masks contain the old ones. Returns
+    ``{layer: bool array}`` in the kernel's shape (Keras layout, Dense ``(in, out)``), **True for a
+    weight that is kept**. ``sparsity=`` is accepted as the old name of ``amount``.
     Introduced in 03_weight_pruning_tensorflow.
     """
-    s = _check_fraction(sparsity, "sparsity")
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
-    ws = kernels(model, layers)
+    if scope not in _SCOPES:
+        raise ValueError(f"scope must be one of {_SCOPES}, got {scope!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if isinstance(amount, Mapping):
+        if scope != "layer":
+            raise ValueError("a per-layer amount {layer: fraction} needs scope='layer'")
+        if layers is not None:
+            raise ValueError("pass either layers or a per-layer amount dict, not both")
+        amounts = {n: _check_fraction(a, f"amount[{n!r}]") for n, a in amount.items()}
+        ws = kernels(model, list(amounts))
+    else:
+        a = _check_fraction(amount, "amount")
+        ws = kernels(model, layers)
+        amounts = {n: a for n in ws}
+    if method == "l1":
+        scores = {n: np.abs(w) for n, w in ws.items()}
+    else:
+        rng = np.random.default_rng(int(seed))
+        # already-zero weights score -1: pruned first, so masks only grow
+        scores = {n: np.where(w != 0, rng.random(w.shape), -1.0) for n, w in ws.items()}
     if scope == "layer":
-        return {n: _keep_top(w, s) for n, w in ws.items()}
-    flat = np.concatenate([w.ravel() for w in ws.values()])
-    keep = _keep_top(flat, s)
+        return {n: _keep_top(scores[n], amounts[n]) for n in ws}
+    flat = np.concatenate([sc.ravel() for sc in scores.values()])
+    keep = _keep_top(flat, next(iter(amounts.values())))
     out, start = {}, 0
     for n, w in ws.items():
         out[n] = keep[start : start + w.size].reshape(w.shape)
@@ -393,52 +433,78 @@ def magnitude_masks(
     return out
 
 
-def random_masks(
-    model: Any, sparsity: float, *, seed: int = 0, layers: Iterable[str] | None = None
-) -> dict[str, np.ndarray]:
-    """Random control: prune ``round(sparsity * size)`` weights of each layer chosen uniformly at
-    random (seeded), ignoring magnitudes. Introduced in 03_weight_pruning_tensorflow.
+@renamed_keywords(sparsity="amount")
+def global_sparsities(model: Any, amount: float, layers: Iterable[str] | None = None) -> dict[str, float]:
+    """Per-layer sparsity that one *global* magnitude threshold gives (fraction 0–1 per layer).
+
+    The ``round(amount * total)`` smallest |weights| across all chosen layers are pruned; the
+    result says how many of them fall in each layer. Feed it to :func:`wrap_for_pruning` as
+    ``{name: ConstantSparsity(s, ...)}`` to get global pruning out of TFMOT's layer-wise wrappers.
+    ``sparsity=`` is accepted as the old name of ``amount``. Introduced in 03_weight_pruning_tensorflow.
     """
-    s = _check_fraction(sparsity, "sparsity")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    rng = np.random.default_rng(int(seed))
-    return {n: _keep_top(rng.random(w.shape), s) for n, w in kernels(model, layers).items()}
+    masks = magnitude_masks(model, amount, scope="global", layers=layers)
+    return {n: float(1.0 - m.mean()) for n, m in masks.items()}
 
 
-def apply_masks(model: Any, masks: Mapping[str, np.ndarray]) -> Any:
-    """Multiply each named layer's kernel by its 0/1 mask, in place; returns ``model``.
+@renamed_keywords(sparsity="amount")
+def random_masks(
+    model: Any, amount: float, *, seed: int = 0, layers: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Random control: prune ``round(amount * size)`` weights of each layer chosen uniformly at
+    random (seeded), ignoring magnitudes. ``magnitude_masks(model, amount, scope="layer",
+    method="random", seed=seed)``; bool keep-masks. Introduced in 03_weight_pruning_tensorflow.
+    """
+    return magnitude_masks(model, amount, scope="layer", method="random", seed=seed, layers=layers)
 
-    Introduced in 03_weight_pruning_tensorflow.
+
+def multiply_masks(model: Any, masks: Mapping[str, np.ndarray]) -> Any:
+    """Multiply each named layer's kernel by its mask *once*, in place; returns ``model``.
+
+    ``masks``: ``{layer: keep-mask}``, bool (True = kept) or 0/1 numbers, in the kernel's shape.
+    A one-off: nothing keeps the zeros at zero afterwards, so training regrows them unless you pass
+    ``KeepMasks(masks)`` to ``fit``. Not the twin of ``pruning_torch.apply_masks``, which installs a
+    persistent mask (``torch.nn.utils.prune`` reparametrisation) — hence the different name; the old
+    name ``apply_masks`` still works and warns. Notebook 03 calls it by that old name.
     """
     _check_model(model)
     if not isinstance(masks, Mapping) or not masks:
-        raise TypeError("masks must be a non-empty dict {layer name: 0/1 array}")
+        raise TypeError("masks must be a non-empty dict {layer name: bool keep-mask}")
     names = _resolve_layers(model, list(masks))
     for name in names:
         layer = model.get_layer(name)
         if is_pruned(layer):
             raise ValueError(f"layer {name!r} is wrapped by TFMOT; apply masks to an unwrapped model")
-        m = np.asarray(masks[name], dtype=np.float32)
+        m = np.asarray(masks[name])
         if m.shape != tuple(layer.kernel.shape):
             raise ValueError(f"mask for {name!r} has shape {m.shape}, the kernel has {tuple(layer.kernel.shape)}")
-        if not np.isin(m, (0.0, 1.0)).all():
-            raise ValueError(f"mask for {name!r} must hold only 0 and 1")
-        layer.kernel.assign(layer.kernel.numpy() * m)
+        if m.dtype != bool and not np.isin(m, (0.0, 1.0)).all():
+            raise ValueError(f"mask for {name!r} must be bool (True = kept) or hold only 0 and 1")
+        layer.kernel.assign(layer.kernel.numpy() * m.astype(np.float32))
     return model
+
+
+# --------------------------------------------------------------------------- old names (issue 9, P1-4)
+prune_model = deprecated_alias(
+    wrap_for_pruning, "prune_model",
+    "it returns a TFMOT-wrapped copy, unlike pruning_torch.prune_model, which prunes in place",
+)
+apply_masks = deprecated_alias(
+    multiply_masks, "apply_masks",
+    "it multiplies once, unlike pruning_torch.apply_masks, which installs a persistent mask",
+)
 
 
 class KeepMasks(keras.callbacks.Callback):
     """Keras callback that keeps hand-made masks applied during ``fit`` (re-zeroes pruned weights
     after every batch), for pruning that TFMOT cannot express (e.g. a random control).
 
-    Introduced in 03_weight_pruning_tensorflow.
+    ``masks``: ``{layer: keep-mask}``, bool (True = kept) or 0/1. Introduced in 03_weight_pruning_tensorflow.
     """
 
     def __init__(self, masks: Mapping[str, np.ndarray]) -> None:
         super().__init__()
         if not isinstance(masks, Mapping) or not masks:
-            raise TypeError("masks must be a non-empty dict {layer name: 0/1 array}")
+            raise TypeError("masks must be a non-empty dict {layer name: bool keep-mask}")
         self.masks = {n: tf.constant(np.asarray(m, dtype=np.float32)) for n, m in masks.items()}
         self._pairs: list[tuple[Any, Any]] = []
 

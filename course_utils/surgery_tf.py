@@ -15,8 +15,10 @@ fewer units (``Dense``) or filters (``Conv2D``) and copy the surviving weights i
 - :func:`mask_units` / :func:`mask_channels` zero the same weights in a *copy* of the model
   without changing any shape: the reference the surgically smaller model must match
   (same outputs up to float rounding, before any fine-tuning).
-- Ranking helpers: :func:`unit_l2_norms`, :func:`filter_l1_norms` (Li et al. 2017),
-  :func:`mean_activations`, :func:`random_scores`, and :func:`keep_indices`.
+- Ranking: :func:`unit_scores` (``"l2"``, ``"l1"``, ``"mean_activation"``, ``"random"``),
+  :func:`filter_norms` (L1 = Li et al. 2017), :func:`layer_widths` and :func:`keep_indices` — the
+  same names and arguments as in ``surgery_torch``. The old names ``unit_l2_norms``,
+  ``filter_l1_norms``, ``mean_activations``, ``random_scores`` and ``structure`` still work.
 
 Only ``Sequential`` models are supported (the course's models are), without TFMOT wrappers
 (call ``tfmot.sparsity.keras.strip_pruning`` first). Layers between a pruned layer and its
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._compat import alias, renamed_keywords
 from ._validate import check_int, keep_index_array, keep_indices
 from .env import load_tensorflow
 
@@ -40,14 +43,19 @@ tf, keras = load_tensorflow()
 L = keras.layers
 
 __all__ = [
-    "filter_l1_norms",
+    "CRITERIA",
+    "filter_norms",
     "keep_indices",
+    "layer_widths",
     "mask_channels",
     "mask_units",
-    "mean_activations",
-    "random_scores",
     "remove_channels",
     "remove_units",
+    "unit_scores",
+    # old names, kept working (issue 9, P1-4)
+    "filter_l1_norms",
+    "mean_activations",
+    "random_scores",
     "structure",
     "unit_l2_norms",
 ]
@@ -104,45 +112,73 @@ def _check_keep(keep_idx: Any, n: int, what: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- ranking
-def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
-    """L2 norm of each unit's *incoming* weights of ``Dense`` layer ``layer_name``, shape ``(units,)``.
+#: Criteria understood by :func:`unit_scores` here; a higher score means more important. The PyTorch twin
+#: (``surgery_torch.CRITERIA``) also has ``"apoz"`` and ``"taylor"``.
+CRITERIA: tuple[str, ...] = ("l2", "l1", "mean_activation", "random")
+_PYTORCH_ONLY = ("apoz", "taylor")
+# Layers whose output is "the activation" of the Dense/Conv2D before them (see _activation_layer).
+_ACTIVATION_LAYERS = tuple(c for c in (getattr(L, n, None) for n in ("Activation", "ReLU", "LeakyReLU", "ELU"))
+                           if c is not None)
+_SKIP_TO_ACTIVATION = tuple(c for c in (getattr(L, n, None) for n in ("BatchNormalization", "Dropout",
+                                                                       "SpatialDropout2D", "GaussianNoise"))
+                            if c is not None)
 
-    A Keras ``Dense`` kernel is ``(inputs, units)``, so this is the norm of each *column*
-    (PyTorch's ``Linear.weight`` is ``(out, in)``: there it is each row). Biases are not included.
-    Introduced in 05_neuron_pruning_tensorflow.
-    """
+
+def _weight_layer(model: Any, layer: str, what: str) -> Any:
+    """The ``Dense``/``Conv2D`` layer named ``layer`` of a checked model."""
     _check_model(model)
-    layer = model.layers[_layer_index(model, layer_name)]
-    if not isinstance(layer, L.Dense):
-        raise TypeError(f"layer {layer_name!r} is a {type(layer).__name__}, not a Dense layer")
-    return np.linalg.norm(layer.kernel.numpy(), axis=0)
+    found = model.layers[_layer_index(model, layer)]
+    if not isinstance(found, (L.Dense, L.Conv2D)) or isinstance(found, (L.Conv2DTranspose, L.DepthwiseConv2D)):
+        raise TypeError(f"{what} ranks units of Dense or Conv2D layers; {layer!r} is a {type(found).__name__}")
+    return found
 
 
-def filter_l1_norms(model: Any, conv_name: str) -> np.ndarray:
-    """L1 norm of each filter of ``Conv2D`` layer ``conv_name`` (Li et al. 2017), shape ``(filters,)``.
+def _norms(kernel: np.ndarray, p: Any) -> np.ndarray:
+    """p-norm of each output unit/filter (last axis) of a Keras kernel, float64."""
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"p must be 1 (L1 norm) or 2 (L2 norm), got {p!r}")
+    k = np.asarray(kernel, dtype=np.float64).reshape(-1, kernel.shape[-1])
+    return np.abs(k).sum(axis=0) if p == 1 else np.sqrt((k * k).sum(axis=0))
 
-    A Keras ``Conv2D`` kernel is ``(kh, kw, in_channels, filters)``: each filter is a slice
-    ``kernel[..., j]``, and its L1 norm sums ``|w|`` over the first three axes.
-    Introduced in 07_structured_pruning_tensorflow.
+
+def filter_norms(model: Any, layer: str, p: int = 1) -> np.ndarray:
+    """p-norm (``p=1``: L1, Li et al. 2017; ``p=2``: L2) of each filter/unit of ``layer``, shape ``(filters,)``.
+
+    The twin of ``surgery_torch.filter_norms(model, layer, p=1)``: one value per *output* channel of a
+    ``Conv2D`` (its filter ``kernel[..., j]``, summed over ``(kh, kw, in_channels)``) or per unit of a
+    ``Dense`` (its kernel *column*: Keras stores ``(inputs, units)``, PyTorch ``(out, in)``). Biases are
+    not included. Returns float64. Notebook 07 calls it by its old name ``filter_l1_norms``.
     """
-    _check_model(model)
-    layer = model.layers[_layer_index(model, conv_name)]
-    if not isinstance(layer, L.Conv2D) or isinstance(layer, (L.Conv2DTranspose, L.DepthwiseConv2D)):
-        raise TypeError(f"layer {conv_name!r} is a {type(layer).__name__}, not a Conv2D layer")
-    return np.abs(layer.kernel.numpy()).sum(axis=(0, 1, 2))
+    return _norms(_weight_layer(model, layer, "filter_norms").kernel.numpy(), p)
 
 
-def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Mean output of layer ``layer_name`` over the images ``x`` (and over positions for a feature
-    map), one value per unit/channel: shape ``(units,)``.
+def _activation_layer(model: Any, idx: int) -> Any:
+    """The layer whose output is the activation of layer ``idx``: itself if it has a built-in
+    non-linear activation (``Dense(..., activation="relu")``), else the next activation layer
+    (skipping BatchNormalization/Dropout)."""
+    layer = model.layers[idx]
+    act = getattr(layer, "activation", None)
+    if act is not None and getattr(act, "__name__", "") != "linear":
+        return layer
+    for nxt in model.layers[idx + 1:]:
+        if isinstance(nxt, _ACTIVATION_LAYERS):
+            return nxt
+        if isinstance(nxt, _SKIP_TO_ACTIVATION):
+            continue
+        break
+    raise ValueError(
+        f"no activation follows {layer.name!r} before the next layer, so there is no activation to measure; "
+        "use criterion='l2' or 'l1'"
+    )
 
-    For the MLP, ``fc1``'s output is already after its ReLU, so this is the mean activation (≥ 0).
-    For a conv block pass the ReLU layer (``"relu1"``), not the conv. Compute it on the
-    *validation* split, never on test. Introduced in 05_neuron_pruning_tensorflow.
-    """
-    _check_model(model)
-    layer = model.layers[_layer_index(model, layer_name)]
-    x = np.asarray(x, dtype=np.float32)
+
+def _mean_output(model: Any, layer: Any, x: Any, batch_size: int) -> np.ndarray:
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"images must be float in [0, 1], got dtype {x.dtype}")
+    x = x.astype(np.float32, copy=False)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of images, got shape {x.shape}")
     batch_size = check_int(batch_size, "batch_size", 1)
@@ -156,24 +192,58 @@ def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int
     return total / count
 
 
-def random_scores(n: int, seed: int = 0) -> np.ndarray:
-    """``n`` uniform random scores (seeded): the control a pruning criterion must beat.
+def unit_scores(
+    model: Any,
+    layer: str,
+    criterion: str,
+    data: Any = None,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> np.ndarray:
+    """Importance of each unit (``Dense``) or filter (``Conv2D``) of ``layer``; higher = keep.
 
-    Introduced in 05_neuron_pruning_tensorflow.
+    The twin of ``surgery_torch.unit_scores`` (same arguments, same float64 result of length
+    units/filters). ``criterion`` (see :data:`CRITERIA`):
+
+    - ``"l2"`` / ``"l1"``: norm of the unit's incoming weights (a Dense kernel *column*, a Conv2D
+      filter ``kernel[..., j]``); needs no data.
+    - ``"mean_activation"``: mean activation over the images ``data`` (and positions, for a
+      feature map). The activation is the layer's own output when it has a built-in activation
+      (the course MLP's ``Dense(..., activation="relu")``), else the output of the next
+      ``ReLU``/``Activation`` layer (skipping BatchNorm/Dropout), as in PyTorch.
+    - ``"random"``: uniform random scores from ``seed``, the control every criterion must beat.
+
+    ``"apoz"`` and ``"taylor"`` exist in the PyTorch twin only (``ValueError`` here). ``data`` is
+    images ``x`` or a tuple ``(x, y)`` (labels unused); use the validation split. Notebook 05 calls
+    the criteria by their old names ``unit_l2_norms``, ``mean_activations`` and ``random_scores``.
     """
-    n = check_int(n, "n", 1)
-    seed = check_int(seed, "seed", 0)
-    return np.random.default_rng(int(seed)).random(int(n))
+    if criterion in _PYTORCH_ONLY:
+        raise ValueError(
+            f"criterion={criterion!r} is implemented in surgery_torch only; here use one of {CRITERIA}"
+        )
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    found = _weight_layer(model, layer, "unit_scores")
+    n_units = int(found.kernel.shape[-1])
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if criterion == "random":
+        seed = check_int(seed, "seed", 0)
+        return np.random.default_rng(int(seed)).random(n_units)
+    if criterion in ("l2", "l1"):
+        return _norms(found.kernel.numpy(), 2 if criterion == "l2" else 1)
+    if data is None:
+        raise ValueError(
+            f"criterion={criterion!r} measures activations: pass data=x or data=(x, y) (validation images)"
+        )
+    x = data[0] if isinstance(data, (tuple, list)) and len(data) == 2 else data
+    return _mean_output(model, _activation_layer(model, _layer_index(model, layer)), x, batch_size)
 
 
-# keep_indices (scores, fraction to remove -> sorted indices to keep) is framework-free and shared with
-# surgery_torch: course_utils._validate.keep_indices, imported above and exported here.
-
-
-def structure(model: Any) -> dict[str, int]:
+def layer_widths(model: Any) -> dict[str, int]:
     """``{layer name: units or filters}`` of the model's ``Dense`` and ``Conv2D`` layers (output layer included).
 
-    Introduced in 05_neuron_pruning_tensorflow.
+    The twin of ``surgery_torch.layer_widths``. Notebooks 05 and 07 call it by its old name ``structure``.
     """
     _check_model(model)
     out: dict[str, int] = {}
@@ -183,6 +253,62 @@ def structure(model: Any) -> dict[str, int]:
         elif isinstance(layer, L.Conv2D):
             out[layer.name] = int(layer.filters)
     return out
+
+
+# keep_indices (scores, fraction to remove -> sorted indices to keep) is framework-free and shared with
+# surgery_torch: course_utils._validate.keep_indices, imported above and exported here.
+
+
+# --------------------------------------------------------------------------- old names (issue 9, P1-4)
+structure = alias(layer_widths, "structure")
+
+
+def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
+    """Old name: ``unit_scores(model, layer_name, "l2")`` for a ``Dense`` layer (L2 norm of each kernel column).
+
+    Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, layer_name)]
+    if not isinstance(layer, L.Dense):
+        raise TypeError(f"layer {layer_name!r} is a {type(layer).__name__}, not a Dense layer")
+    return unit_scores(model, layer_name, "l2")
+
+
+def filter_l1_norms(model: Any, conv_name: str) -> np.ndarray:
+    """Old name: ``filter_norms(model, conv_name, p=1)`` for a ``Conv2D`` layer (L1 norm of each filter).
+
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, conv_name)]
+    if not isinstance(layer, L.Conv2D) or isinstance(layer, (L.Conv2DTranspose, L.DepthwiseConv2D)):
+        raise TypeError(f"layer {conv_name!r} is a {type(layer).__name__}, not a Conv2D layer")
+    return filter_norms(model, conv_name, p=1)
+
+
+def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Old form: mean output of layer ``layer_name`` itself over the images ``x`` (and positions), shape ``(units,)``.
+
+    Unlike ``unit_scores(model, layer, "mean_activation", x)`` — which takes the Dense/Conv2D and
+    finds its activation — this reads the named layer's output as is: pass ``"fc1"`` for the MLP
+    (its ReLU is built in), the ReLU layer (``"relu1"``) for a conv block. Compute it on the
+    *validation* split, never on test. Introduced in 05_neuron_pruning_tensorflow.
+    """
+    _check_model(model)
+    layer = model.layers[_layer_index(model, layer_name)]
+    return _mean_output(model, layer, x, batch_size)
+
+
+def random_scores(n: int, seed: int = 0) -> np.ndarray:
+    """Old form: ``n`` uniform random scores (seeded), the control a pruning criterion must beat.
+
+    ``unit_scores(model, layer, "random", seed=seed)`` gives the same numbers for that layer's
+    ``n`` units. Introduced in 05_neuron_pruning_tensorflow.
+    """
+    n = check_int(n, "n", 1)
+    seed = check_int(seed, "seed", 0)
+    return np.random.default_rng(int(seed)).random(int(n))
 
 
 # --------------------------------------------------------------------------- the walk
@@ -303,8 +429,9 @@ def _prune_plan(model: Any, name: str, keep_idx: Any, kind: str):
 
 
 # --------------------------------------------------------------------------- surgery
-def remove_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
-    """A new, smaller ``Sequential`` in which ``Dense`` layer ``layer_name`` keeps only units ``keep_idx``.
+@renamed_keywords(layer_name="layer")
+def remove_units(model: Any, layer: str, keep_idx: Any) -> Any:
+    """A new, smaller ``Sequential`` in which ``Dense`` layer ``layer`` keeps only units ``keep_idx``.
 
     ``keep_idx``: indices (any order; kept in increasing order) or a boolean mask of length
     ``units``. Copies ``kernel[:, keep]`` and ``bias[keep]`` of the layer, slices any
@@ -312,12 +439,13 @@ def remove_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
     All other weights are copied unchanged; ``model`` itself is not modified. The result is
     not compiled. Introduced in 05_neuron_pruning_tensorflow.
     """
-    _, _, _, configs, weights = _prune_plan(model, layer_name, keep_idx, "units")
+    _, _, _, configs, weights = _prune_plan(model, layer, keep_idx, "units")
     return _rebuild(model, configs, weights)
 
 
-def remove_channels(model: Any, conv_name: str, keep_idx: Any) -> Any:
-    """A new, smaller ``Sequential`` in which ``Conv2D`` ``conv_name`` keeps only filters ``keep_idx``.
+@renamed_keywords(conv_name="layer")
+def remove_channels(model: Any, layer: str, keep_idx: Any) -> Any:
+    """A new, smaller ``Sequential`` in which ``Conv2D`` ``layer`` keeps only filters ``keep_idx``.
 
     Slices the conv's ``kernel[..., keep]`` and ``bias[keep]``; a following
     ``BatchNormalization``'s gamma, beta, moving mean and variance; and the consumer's inputs:
@@ -326,7 +454,7 @@ def remove_channels(model: Any, conv_name: str, keep_idx: Any) -> Any:
     pooling keeps rows ``keep``. ``model`` is not modified; the result is not compiled.
     Introduced in 07_structured_pruning_tensorflow.
     """
-    _, _, _, configs, weights = _prune_plan(model, conv_name, keep_idx, "channels")
+    _, _, _, configs, weights = _prune_plan(model, layer, keep_idx, "channels")
     return _rebuild(model, configs, weights)
 
 
@@ -336,8 +464,9 @@ def _clone(model: Any) -> Any:
     return clone
 
 
-def mask_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
-    """A same-shape copy of ``model`` in which the units of ``layer_name`` not in ``keep_idx`` are zeroed.
+@renamed_keywords(layer_name="layer")
+def mask_units(model: Any, layer: str, keep_idx: Any) -> Any:
+    """A same-shape copy of ``model`` in which the units of ``layer`` not in ``keep_idx`` are zeroed.
 
     Zeroes their kernel columns and biases (and gamma/beta of a ``BatchNormalization`` in
     between), so those units output ``relu(0) = 0`` and contribute nothing downstream. The
@@ -345,20 +474,21 @@ def mask_units(model: Any, layer_name: str, keep_idx: Any) -> Any:
     — provided the activation maps 0 to 0 (ReLU does). It is no faster: same shapes.
     Introduced in 05_neuron_pruning_tensorflow.
     """
-    keep, bns, _, _, _ = _prune_plan(model, layer_name, keep_idx, "units")
-    return _masked(model, layer_name, keep, bns)
+    keep, bns, _, _, _ = _prune_plan(model, layer, keep_idx, "units")
+    return _masked(model, layer, keep, bns)
 
 
-def mask_channels(model: Any, conv_name: str, keep_idx: Any) -> Any:
-    """A same-shape copy of ``model`` in which the filters of ``conv_name`` not in ``keep_idx`` are zeroed.
+@renamed_keywords(conv_name="layer")
+def mask_channels(model: Any, layer: str, keep_idx: Any) -> Any:
+    """A same-shape copy of ``model`` in which the filters of ``layer`` not in ``keep_idx`` are zeroed.
 
     Zeroes the filters and biases *and* the following ``BatchNormalization``'s gamma and beta:
     zeroing the filter alone is not enough, because BatchNorm then outputs
     ``beta - gamma * mean / sqrt(var + eps)``, a constant that still reaches the next layer.
     Introduced in 07_structured_pruning_tensorflow.
     """
-    keep, bns, _, _, _ = _prune_plan(model, conv_name, keep_idx, "channels")
-    return _masked(model, conv_name, keep, bns)
+    keep, bns, _, _, _ = _prune_plan(model, layer, keep_idx, "channels")
+    return _masked(model, layer, keep, bns)
 
 
 def _masked(model: Any, name: str, keep: np.ndarray, bns: Sequence[int]) -> Any:

@@ -14,8 +14,10 @@ exactly as big and as slow as the dense one. The functions here build *smaller* 
   following BatchNorm's entries, and the input channels of the next Conv layer — or, after a
   flatten, the matching input columns of the first Linear layer. Introduced in
   06_structured_pruning_pytorch.
-- :func:`l1_filter_norms` / :func:`l1_filter_ranking`: the L1-norm filter criterion of
-  Li et al. 2017, "Pruning Filters for Efficient ConvNets". Introduced in 06_structured_pruning_pytorch.
+- :func:`filter_norms` (``p=1``: the L1-norm filter criterion of Li et al. 2017, "Pruning Filters
+  for Efficient ConvNets") and :func:`layer_widths`, with the same names and arguments as in
+  ``surgery_tf``; the older module-based :func:`l1_filter_norms` / :func:`l1_filter_ranking` still
+  work. Introduced in 06_structured_pruning_pytorch.
 
 Scope: the surgery functions handle layers that sit in an ``nn.Sequential`` (the course's MLP
 and CNN), where the next layer is found by looking at the following siblings. Models with
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._compat import renamed_keywords
 from ._torch_prune import check_model as _check_model
 from ._torch_prune import copy_model as _copy
 from ._torch_prune import effective_weight as _effective_weight
@@ -45,6 +48,7 @@ from ._validate import check_int, keep_index_array, keep_indices
 
 __all__ = [
     "CRITERIA",
+    "filter_norms",
     "keep_indices",
     "l1_filter_norms",
     "l1_filter_ranking",
@@ -155,17 +159,40 @@ def _as_index_array(keep_idx: IndexLike, n: int, what: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- criteria
-def l1_filter_norms(conv: nn.Module) -> np.ndarray:
-    """L1 norm of each filter of a Conv layer: ``sum(|W[i]|)`` over inputs and kernel, shape ``(out_channels,)``.
+def _row_norms(module: nn.Module, p: Any) -> np.ndarray:
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"p must be 1 (L1 norm) or 2 (L2 norm), got {p!r}")
+    w = _effective_weight(module).flatten(1).double()
+    return (w.abs().sum(dim=1) if p == 1 else w.norm(p=2, dim=1)).cpu().numpy()
 
-    The criterion of Li et al. 2017 ("Pruning Filters for Efficient ConvNets"): filters with small
-    kernel weights tend to produce weak feature maps. Works for Linear layers too (L1 norm of each
-    row). Masked layers (torch.nn.utils.prune) are measured by their effective weights.
+
+def filter_norms(model: nn.Module, layer: LayerRef, p: int = 1) -> np.ndarray:
+    """p-norm (``p=1``: L1, Li et al. 2017; ``p=2``: L2) of each filter/unit of ``layer``, shape ``(out_channels,)``.
+
+    The twin of ``surgery_tf.filter_norms(model, layer, p=1)``. ``layer`` is a name (``"conv2"``) or a
+    Conv/Linear module of ``model``. One value per *output* channel of a Conv (``sum |W[i]|`` over
+    inputs and kernel for ``p=1``) or per row of a Linear weight. The criterion of Li et al. 2017
+    ("Pruning Filters for Efficient ConvNets"): filters with small kernel weights tend to produce weak
+    feature maps. Masked layers (``torch.nn.utils.prune``) are measured by their effective weights.
+    Returns float64. Notebooks 06 and 08 call it by its old name ``l1_filter_norms(conv_module)``.
+    """
+    _check_model(model)
+    name, module = _resolve(model, layer)
+    if not isinstance(module, (nn.Linear, *_CONVS)):
+        raise TypeError(f"filter_norms expects a Conv or Linear layer, {name!r} is a {type(module).__name__}")
+    return _row_norms(module, p)
+
+
+def l1_filter_norms(conv: nn.Module) -> np.ndarray:
+    """Old form of ``filter_norms(model, layer, p=1)``, given the layer module itself: L1 norm of each filter.
+
+    ``sum(|W[i]|)`` over inputs and kernel, shape ``(out_channels,)``; works for Linear layers too (L1
+    norm of each row). Masked layers are measured by their effective weights.
     Introduced in 06_structured_pruning_pytorch.
     """
     if not isinstance(conv, (nn.Linear, *_CONVS)):
         raise TypeError(f"l1_filter_norms expects a Conv or Linear layer, got {type(conv).__name__}")
-    return _effective_weight(conv).flatten(1).abs().sum(dim=1).double().cpu().numpy()
+    return _row_norms(conv, 1)
 
 
 def l1_filter_ranking(conv: nn.Module) -> np.ndarray:
@@ -458,12 +485,13 @@ def remove_units(model: nn.Module, layer: LayerRef, keep_idx: IndexLike) -> nn.M
     return new_model
 
 
-def remove_channels(model: nn.Module, conv: LayerRef, keep_idx: IndexLike) -> nn.Module:
-    """A copy of ``model`` in which Conv layer ``conv`` keeps only the output channels ``keep_idx``.
+@renamed_keywords(conv="layer")
+def remove_channels(model: nn.Module, layer: LayerRef, keep_idx: IndexLike) -> nn.Module:
+    """A copy of ``model`` in which Conv layer ``layer`` keeps only the output channels ``keep_idx``.
 
     What changes (the "surgery" of Li et al. 2017):
 
-    1. ``conv``: its filters ``weight[keep]`` and ``bias[keep]``;
+    1. ``layer``: its filters ``weight[keep]`` and ``bias[keep]``;
     2. a BatchNorm right after it: ``weight``, ``bias``, ``running_mean``, ``running_var`` at ``keep``;
     3. the next Conv layer: the input channels ``weight[:, keep]``; **or**, if the feature map is
        flattened first, the next Linear layer: for each kept channel ``c`` its ``H*W`` input columns
@@ -479,7 +507,7 @@ def remove_channels(model: nn.Module, conv: LayerRef, keep_idx: IndexLike) -> nn
     Introduced in 06_structured_pruning_pytorch.
     """
     _check_model(model)
-    name, module = _resolve(model, conv)
+    name, module = _resolve(model, layer)
     if not isinstance(module, _CONVS):
         raise TypeError(
             f"remove_channels works on Conv1d/2d/3d layers, {name!r} is a {type(module).__name__}"

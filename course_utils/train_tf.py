@@ -1,8 +1,11 @@
 """Training and evaluation for Keras 2 (``tf_keras``) models (introduced in 03_weight_pruning_tensorflow).
 
-The twin of ``course_utils.train_torch``: same ``History``, same units (accuracy fraction 0–1,
-mean cross-entropy per sample, seconds), same input checks. Data is numpy: images float in
-[0, 1] of shape ``(N, 28, 28)`` (or ``(N, 28, 28, 1)``), labels integer class ids.
+The twin of ``course_utils.train_torch``: same signatures (``fit(model, train, epochs=..., val=val,
+seed=...)``, ``evaluate(model, data)`` with ``train``/``data``/``val`` tuples ``(x, y)``), same
+``History``, same units (accuracy fraction 0–1, mean cross-entropy per sample, seconds), same input
+checks. The old Keras-style form ``fit(model, x, y, ...)`` / ``evaluate(model, x, y)`` still works.
+Data is numpy: images float in [0, 1] of shape ``(N, 28, 28)`` (or ``(N, 28, 28, 1)``), labels
+integer class ids.
 
 TFMOT: wrap the model with ``prune_low_magnitude``, compile it yourself (or let ``fit`` compile
 it) and pass ``tfmot.sparsity.keras.UpdatePruningStep()`` in ``callbacks``; with
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._compat import xy_positional
 from ._validate import check_int
 from .env import load_tensorflow
 from .history import History
@@ -209,32 +213,64 @@ def _is_compiled(model: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- public API
+def _check_data(model: Any, data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` = ``(x, y)`` checked and converted (the course's form, as in ``train_torch``)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(
+            f"{what} must be a tuple (x, y) of numpy arrays (the course's form, as in train_torch), "
+            f"got {type(data).__name__}; the old form f(model, x, y) works too"
+        )
+    return _check_xy(model, *data)
+
+
+class _OnStep(keras.callbacks.Callback):
+    """Calls ``on_step(step)`` after every training batch, ``step`` = optimizer steps in this call (1, 2, ...)."""
+
+    def __init__(self, on_step: Any) -> None:
+        super().__init__()
+        self.on_step = on_step
+        self.step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.on_step(self.step)
+
+
+@xy_positional
 def fit(
     model: Any,
-    x: np.ndarray,
-    y: np.ndarray,
+    train: tuple[np.ndarray, np.ndarray],
     *,
     epochs: int = 5,
-    batch_size: int = 128,
     lr: float = 1e-3,
     optimizer: Any = "adam",
     val: tuple[np.ndarray, np.ndarray] | None = None,
-    callbacks: Sequence[Any] = (),
+    batch_size: int = 128,
     seed: int = 0,
     progress: bool = True,
+    on_step: Any = None,
+    callbacks: Sequence[Any] = (),
     compile: bool = True,  # noqa: A002 (mirrors Keras' naming)
 ) -> History:
     """Train a Keras model in place; return the course's ``History``.
+
+    The twin of ``train_torch.fit``: the course's form is ``fit(model, train, epochs=..., val=val,
+    seed=...)`` with ``train = (x, y)`` and ``val = (x_val, y_val)``, and the keywords ``epochs``,
+    ``lr``, ``optimizer``, ``val``, ``batch_size``, ``seed``, ``progress``, ``on_step`` mean the same in
+    both. The old Keras-style form ``fit(model, x, y, ...)`` still works.
 
     - ``compile=True`` (default) compiles with ``train_tf.compile(model, lr, optimizer)``
       (optimizer state is reset); ``compile=False`` keeps the model's compiled state — e.g. a
       TFMOT-wrapped model the notebook compiled itself — and ignores ``lr``/``optimizer``.
     - Batches are shuffled with ``tf.data`` ``shuffle(seed=seed)``, reshuffled each epoch: the
       same seed gives the same batch order.
-    - ``val=(x_val, y_val)`` is evaluated after each epoch. ``callbacks`` are extra Keras
-      callbacks (``tfmot.sparsity.keras.UpdatePruningStep()`` for pruning wrappers).
+    - ``val`` is evaluated after each epoch. ``callbacks`` are extra Keras callbacks
+      (``tfmot.sparsity.keras.UpdatePruningStep()`` for pruning wrappers).
+    - ``on_step(step)``: called after every optimizer step with the number of steps taken so far in
+      this call (1, 2, ...), as in ``train_torch.fit``.
     - ``progress``: a tqdm bar over all batches (Keras' own printing is off).
 
+    PyTorch-only keywords: ``weight_decay`` and ``l1`` (add Keras regularizers to the layers instead).
     ``History.loss`` is Keras' epoch loss (mean cross-entropy plus any layer regularization
     losses), ``accuracy`` a fraction 0–1, ``seconds`` the training wall time per epoch (seconds,
     validation excluded). Introduced in 03_weight_pruning_tensorflow.
@@ -242,7 +278,7 @@ def fit(
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     check_int(seed, "seed", 0)
-    x, y = _check_xy(model, x, y)
+    x, y = _check_data(model, train, "train")
     validation = None
     if val is not None:
         if not isinstance(val, (tuple, list)) or len(val) != 2:
@@ -250,6 +286,8 @@ def fit(
         validation = _check_xy(model, *val)
     if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, (list, tuple)):
         raise TypeError("callbacks must be a list/tuple of Keras callbacks, e.g. [UpdatePruningStep()]")
+    if on_step is not None and not callable(on_step):
+        raise TypeError(f"on_step must be callable (step: int) -> None, got {on_step!r}")
     if compile:
         _compile(model, lr=lr, optimizer=optimizer)
     elif not _is_compiled(model):
@@ -267,6 +305,8 @@ def fit(
     )
     timer = _EpochTimer()
     cbs = [*callbacks, timer]
+    if on_step is not None:
+        cbs.append(_OnStep(on_step))
     if progress:
         cbs.append(_TqdmProgress(epochs, steps_per_epoch))
     keras_hist = model.fit(
@@ -310,14 +350,16 @@ def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarr
     return np.asarray(out, dtype=np.float32)
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in inference mode.
+@xy_positional
+def evaluate(model: Any, data: tuple[np.ndarray, np.ndarray], batch_size: int = 512) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``data = (x, y)`` in inference mode.
 
-    Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``.
+    The twin of ``train_torch.evaluate(model, data)``; the old form ``evaluate(model, x, y)`` still
+    works. Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``.
     Computed from the logits (float64 log-softmax), so the model need not be compiled and
     layer regularization losses are not included. Introduced in 03_weight_pruning_tensorflow.
     """
-    x, y = _check_xy(model, x, y)
+    x, y = _check_data(model, data, "data")
     check_int(batch_size, "batch_size", 1)
     logits = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     if logits.ndim != 2:

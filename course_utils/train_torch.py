@@ -203,6 +203,10 @@ def fit(
 ) -> History:
     """Train ``model`` in place with cross-entropy on logits; return its ``History``.
 
+    The twin of ``train_tf.fit``: ``fit(model, train, epochs=..., val=val, seed=...)`` with the same
+    keywords (``epochs``, ``lr``, ``optimizer``, ``val``, ``batch_size``, ``seed``, ``progress``,
+    ``on_step``); ``weight_decay`` and ``l1`` are PyTorch-only, ``callbacks``/``compile`` Keras-only.
+
     - ``train``/``val``: a ``DataLoader`` of ``(x, y)`` batches or a tuple ``(x, y)`` of numpy
       arrays/tensors. Tuples are wrapped in a DataLoader shuffled by a generator seeded with
       ``seed`` (same seed → same batch order); a DataLoader you pass is used as is
@@ -328,8 +332,9 @@ def _evaluate_loader(model: nn.Module, loader: Iterable, device: torch.device) -
 def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``data`` (eval mode, no gradients).
 
-    ``data`` is a DataLoader or a tuple ``(x, y)``. Returns ``{"loss": mean cross-entropy per
-    sample (nats), "accuracy": fraction 0–1}``. The model's train/eval mode is restored.
+    The twin of ``train_tf.evaluate(model, data)``. ``data`` is a DataLoader or a tuple ``(x, y)``.
+    Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``. The
+    model's train/eval mode is restored.
     Introduced in 01_loss_before_and_after.
     """
     check_int(batch_size, "batch_size", 1)

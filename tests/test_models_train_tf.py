@@ -149,9 +149,9 @@ def test_fit_learns_and_evaluate_is_a_fraction():
     x, y = quadrant_data(512)
     xv, yv = quadrant_data(128, seed=1)
     m = mk.mlp((32,), seed=0)
-    before = tk.evaluate(m, xv, yv)  # works on an uncompiled model
-    hist = tk.fit(m, x, y, epochs=3, batch_size=64, val=(xv, yv), progress=True)
-    after = tk.evaluate(m, xv, yv)
+    before = tk.evaluate(m, (xv, yv))  # works on an uncompiled model
+    hist = tk.fit(m, (x, y), epochs=3, batch_size=64, val=(xv, yv), progress=True)
+    after = tk.evaluate(m, (xv, yv))
     assert 0.0 <= before["accuracy"] <= 1.0 and 0.0 <= after["accuracy"] <= 1.0
     assert after["accuracy"] > max(0.9, before["accuracy"])
     assert after["loss"] < before["loss"]
@@ -164,7 +164,7 @@ def test_fit_learns_and_evaluate_is_a_fraction():
 def test_fit_cnn_and_predict_logits():
     x, y = quadrant_data(128)
     c = mk.small_cnn((4, 8), seed=0)
-    h = tk.fit(c, x[..., None], y, epochs=1, batch_size=64, progress=False)
+    h = tk.fit(c, (x[..., None], y), epochs=1, batch_size=64, progress=False)
     assert h.steps == 2 and len(h.accuracy) == 1
     logits = tk.predict_logits(c, x[:5])
     assert logits.shape == (5, 10) and logits.dtype == np.float32
@@ -173,8 +173,8 @@ def test_fit_cnn_and_predict_logits():
 def test_fit_same_seed_same_weights():
     x, y = quadrant_data(128)
     a, b = mk.mlp((8,), seed=0), mk.mlp((8,), seed=0)
-    tk.fit(a, x, y, epochs=1, batch_size=32, seed=7, progress=False)
-    tk.fit(b, x, y, epochs=1, batch_size=32, seed=7, progress=False)
+    tk.fit(a, (x, y), epochs=1, batch_size=32, seed=7, progress=False)
+    tk.fit(b, (x, y), epochs=1, batch_size=32, seed=7, progress=False)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, atol=1e-6)
 
@@ -183,12 +183,12 @@ def test_compile_false_keeps_compiled_state():
     x, y = quadrant_data(64)
     m = mk.mlp((8,))
     with pytest.raises(ValueError, match="not compiled"):
-        tk.fit(m, x, y, epochs=1, compile=False, progress=False)
+        tk.fit(m, (x, y), epochs=1, compile=False, progress=False)
     opt = keras.optimizers.SGD(learning_rate=0.01)
     tk.compile(m, optimizer=opt)
-    tk.fit(m, x, y, epochs=1, compile=False, progress=False)
+    tk.fit(m, (x, y), epochs=1, compile=False, progress=False)
     assert m.optimizer is opt
-    tk.fit(m, x, y, epochs=1, progress=False)  # compile=True builds a fresh Adam
+    tk.fit(m, (x, y), epochs=1, progress=False)  # compile=True builds a fresh Adam
     assert m.optimizer is not opt
 
 
@@ -201,39 +201,90 @@ def test_fit_with_tfmot_pruning_wrappers():
     pruned = tfmot.sparsity.keras.prune_low_magnitude(m, pruning_schedule=schedule)
     tk.compile(pruned)
     hist = tk.fit(
-        pruned, x, y, epochs=2, batch_size=64, compile=False, progress=False,
+        pruned, (x, y), epochs=2, batch_size=64, compile=False, progress=False,
         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
     )
     assert hist.steps == 8
     stripped = tfmot.sparsity.keras.strip_pruning(pruned)
     kernel = stripped.get_layer("fc1").kernel.numpy()
     assert (kernel == 0).mean() == pytest.approx(0.5, abs=0.01)
-    assert 0.0 <= tk.evaluate(stripped, x, y)["accuracy"] <= 1.0
+    assert 0.0 <= tk.evaluate(stripped, (x, y))["accuracy"] <= 1.0
 
 
 def test_bad_inputs_raise_clear_errors():
     x, y = quadrant_data(64)
     m = mk.mlp((8,))
     with pytest.raises(ValueError, match="different lengths"):
-        tk.fit(m, x, y[:-1], epochs=1, progress=False)
+        tk.fit(m, (x, y[:-1]), epochs=1, progress=False)
     with pytest.raises(ValueError, match=r"class ids in \[0, 9\]"):
-        tk.fit(m, x, y + 10, epochs=1, progress=False)
+        tk.fit(m, (x, y + 10), epochs=1, progress=False)
     with pytest.raises(ValueError, match="class ids"):
-        tk.evaluate(m, x, y - 5)
+        tk.evaluate(m, (x, y - 5))
     with pytest.raises(TypeError, match="integer class ids"):
-        tk.fit(m, x, y.astype(np.float32), epochs=1, progress=False)
+        tk.fit(m, (x, y.astype(np.float32)), epochs=1, progress=False)
     with pytest.raises(TypeError, match="uint8"):
-        tk.fit(m, (x * 255).astype(np.uint8), y, epochs=1, progress=False)
+        tk.fit(m, ((x * 255).astype(np.uint8), y), epochs=1, progress=False)
     with pytest.raises(ValueError, match="per-sample shape"):
-        tk.fit(mk.small_cnn((4, 8)), x.reshape(64, 784), y, epochs=1, progress=False)
+        tk.fit(mk.small_cnn((4, 8)), (x.reshape(64, 784), y), epochs=1, progress=False)
     with pytest.raises(ValueError, match="per-sample shape"):
         tk.predict_logits(m, np.zeros((2, 27, 27), np.float32))
     with pytest.raises(ValueError, match="optimizer"):
         tk.compile(m, optimizer="rmsprop")
     with pytest.raises(TypeError, match="tf_keras Model"):
-        tk.evaluate(object(), x, y)
+        tk.evaluate(object(), (x, y))
     with pytest.raises(TypeError, match="callbacks"):
-        tk.fit(m, x, y, epochs=1, callbacks=tfmot.sparsity.keras.UpdatePruningStep(), progress=False)
+        tk.fit(m, (x, y), epochs=1, callbacks=tfmot.sparsity.keras.UpdatePruningStep(), progress=False)
+
+
+# --------------------------------------------------------------------------- twin signatures (issue 9, P1-4)
+def test_fit_and_evaluate_read_like_train_torch():
+    """The course's form fit(model, train, epochs=..., val=val, seed=...) with the same keywords as
+    train_torch.fit; the same History and the same {"loss", "accuracy"} dict."""
+    import inspect
+
+    from course_utils.history import History
+
+    x, y = quadrant_data(128)
+    xv, yv = quadrant_data(64, seed=1)
+    steps = []
+    m = mk.mlp((8,), seed=0)
+    hist = tk.fit(m, (x, y), epochs=2, lr=1e-3, optimizer="adam", val=(xv, yv), batch_size=32, seed=3,
+                  progress=False, on_step=steps.append)
+    assert isinstance(hist, History) and hist.epochs == 2 and len(hist.val_accuracy) == 2
+    assert steps == list(range(1, 9)) and hist.steps == 8  # on_step counts optimizer steps, as in torch
+    ev = tk.evaluate(m, (xv, yv), batch_size=16)
+    assert set(ev) == {"loss", "accuracy"} and all(isinstance(v, float) for v in ev.values())
+    fit_params = inspect.signature(tk.fit).parameters
+    assert list(fit_params)[:2] == ["model", "train"]
+    for kw in ("epochs", "lr", "optimizer", "val", "batch_size", "seed", "progress", "on_step"):
+        assert fit_params[kw].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(inspect.signature(tk.evaluate).parameters) == ["model", "data", "batch_size"]
+
+
+def test_old_keras_form_fit_model_x_y_still_works_and_matches():
+    x, y = quadrant_data(128)
+    a, b, c = mk.mlp((8,), seed=0), mk.mlp((8,), seed=0), mk.mlp((8,), seed=0)
+    ha = tk.fit(a, (x, y), epochs=1, batch_size=32, seed=7, progress=False)
+    hb = tk.fit(b, x, y, epochs=1, batch_size=32, seed=7, progress=False)  # the old positional form
+    hc = tk.fit(c, x=x, y=y, epochs=1, batch_size=32, seed=7, progress=False)  # old keywords
+    assert hb.loss == pytest.approx(ha.loss) and hc.loss == pytest.approx(ha.loss)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, atol=1e-6)
+    assert tk.evaluate(a, x, y) == tk.evaluate(a, (x, y))
+    assert tk.evaluate(a, x, y, 16) == pytest.approx(tk.evaluate(a, (x, y), batch_size=16))
+
+
+def test_fit_and_evaluate_reject_data_that_is_not_a_pair():
+    x, y = quadrant_data(32)
+    m = mk.mlp((8,))
+    with pytest.raises(TypeError, match=r"tuple \(x, y\)"):
+        tk.fit(m, x, epochs=1, progress=False)  # images without labels
+    with pytest.raises(TypeError, match=r"tuple \(x, y\)"):
+        tk.evaluate(m, (x, y, y))
+    with pytest.raises(TypeError, match="x= and y="):
+        tk.fit(m, x=x, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="on_step"):
+        tk.fit(m, (x, y), epochs=1, progress=False, on_step=3)
 
 
 # --------------------------------------------------------------------------- schedule parity

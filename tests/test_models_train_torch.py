@@ -255,3 +255,37 @@ def test_bad_inputs_raise_clear_errors():
         tt.fit(m, (np.full_like(x, np.nan), y), epochs=1, progress=False)
     with pytest.raises(FloatingPointError, match="lr"):
         tt.fit(mt.mlp((8,)), (x, y), epochs=3, lr=1e12, optimizer="sgd", batch_size=8, progress=False)
+
+
+# --------------------------------------------------------------------------- twin signatures (issue 9, P1-4)
+def test_fit_and_evaluate_read_like_train_tf():
+    """fit(model, train, epochs=..., val=val, seed=...) with the keywords train_tf.fit shares; History back;
+    evaluate(model, data) -> {"loss", "accuracy"} floats."""
+    import inspect
+
+    from course_utils.history import History
+
+    x, y = quadrant_data(128)
+    xv, yv = quadrant_data(64, seed=1)
+    steps = []
+    m = mt.mlp((8,), seed=0)
+    hist = tt.fit(m, (x, y), epochs=2, lr=1e-3, optimizer="adam", val=(xv, yv), batch_size=32, seed=3,
+                  progress=False, on_step=steps.append)
+    assert isinstance(hist, History) and hist.epochs == 2 and len(hist.val_accuracy) == 2
+    assert steps == list(range(1, 9)) and hist.steps == 8
+    ev = tt.evaluate(m, (xv, yv), batch_size=16)
+    assert set(ev) == {"loss", "accuracy"} and all(isinstance(v, float) for v in ev.values())
+    fit_params = inspect.signature(tt.fit).parameters
+    assert list(fit_params)[:2] == ["model", "train"]
+    for kw in ("epochs", "lr", "optimizer", "val", "batch_size", "seed", "progress", "on_step"):
+        assert fit_params[kw].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(inspect.signature(tt.evaluate).parameters) == ["model", "data", "batch_size"]
+
+
+def test_fit_rejects_the_keras_x_y_form_with_a_clear_error():
+    x, y = quadrant_data(32)
+    m = mt.mlp((8,))
+    with pytest.raises(TypeError):
+        tt.fit(m, x, y, epochs=1, progress=False)  # y would be epochs: torch never had the (x, y) positional form
+    with pytest.raises(TypeError, match=r"tuple \(x, y\)"):
+        tt.evaluate(m, x)

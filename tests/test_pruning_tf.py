@@ -31,21 +31,21 @@ def data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def dense():
     m = models_tf.mlp((16, 8), seed=0)
     x, y = data()
-    train_tf.fit(m, x, y, epochs=1, batch_size=32, progress=False)
+    train_tf.fit(m, (x, y), epochs=1, batch_size=32, progress=False)
     return m
 
 
 def fit_pruned(model, epochs=1, batch_size=32, extra=()):
     x, y = data()
     train_tf.compile(model)
-    return train_tf.fit(model, x, y, epochs=epochs, batch_size=batch_size, compile=False, progress=False,
+    return train_tf.fit(model, (x, y), epochs=epochs, batch_size=batch_size, compile=False, progress=False,
                         callbacks=pt.pruning_callbacks() + list(extra))
 
 
 # ----------------------------------------------------------------------------- prune_model / strip
 def test_prune_model_wraps_a_copy_not_the_original(dense):
     before = [w.copy() for w in dense.get_weights()]
-    pruned = pt.prune_model(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1))
+    pruned = pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1))
     wrapped = [layer.layer.name for layer in pruned.layers if pt.is_pruned(layer)]
     assert wrapped == ["fc1", "fc2", "fc3"]
     assert pruned.get_layer("prune_low_magnitude_fc1").layer is not dense.get_layer("fc1")
@@ -56,9 +56,9 @@ def test_prune_model_wraps_a_copy_not_the_original(dense):
 
 
 def test_prune_model_some_layers_and_schedule_dict(dense):
-    only = pt.prune_model(dense, sk.ConstantSparsity(0.5, begin_step=0), layers=["fc2"])
+    only = pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.5, begin_step=0), layers=["fc2"])
     assert [layer.layer.name for layer in only.layers if pt.is_pruned(layer)] == ["fc2"]
-    per = pt.prune_model(dense, {"fc1": sk.ConstantSparsity(0.25, 0, frequency=1),
+    per = pt.wrap_for_pruning(dense, {"fc1": sk.ConstantSparsity(0.25, 0, frequency=1),
                                  "fc3": sk.ConstantSparsity(0.75, 0, frequency=1)})
     assert [layer.layer.name for layer in per.layers if pt.is_pruned(layer)] == ["fc1", "fc3"]
     fit_pruned(per)
@@ -69,36 +69,36 @@ def test_prune_model_some_layers_and_schedule_dict(dense):
 
 def test_step_counter_starts_at_one(dense):
     # default frequency=100 with begin_step=0 first prunes at step 100, not at the first batch
-    m = pt.prune_model(dense, {"fc1": sk.ConstantSparsity(0.5, begin_step=0),
+    m = pt.wrap_for_pruning(dense, {"fc1": sk.ConstantSparsity(0.5, begin_step=0),
                                "fc2": sk.ConstantSparsity(0.5, begin_step=0, frequency=1)})
     fit_pruned(m)  # 2 steps
     s = metrics.layer_sparsity(m)
     assert s["fc1"] == 0.0 and s["fc2"] == pytest.approx(0.5, abs=0.01)
     # PolynomialDecay: the first batch is step 1, so after one batch the sparsity is the target at t=1
     sched = sk.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=4, frequency=1)
-    m2 = pt.prune_model(dense, sched, layers=["fc1"])
+    m2 = pt.wrap_for_pruning(dense, sched, layers=["fc1"])
     x, y = data(32)
     train_tf.compile(m2)
-    train_tf.fit(m2, x, y, epochs=1, batch_size=32, compile=False, progress=False, callbacks=pt.pruning_callbacks())
+    train_tf.fit(m2, (x, y), epochs=1, batch_size=32, compile=False, progress=False, callbacks=pt.pruning_callbacks())
     assert metrics.layer_sparsity(m2)["fc1"] == pytest.approx(pt.schedule_value(sched, 1)[1], abs=0.01)
 
 
 def test_prune_model_bad_inputs(dense):
     sched = sk.ConstantSparsity(0.5, 0)
     with pytest.raises(ValueError, match="no layer named"):
-        pt.prune_model(dense, sched, layers=["fc9"])
+        pt.wrap_for_pruning(dense, sched, layers=["fc9"])
     with pytest.raises(ValueError, match="no prunable kernel"):
-        pt.prune_model(dense, sched, layers=["flatten"])
+        pt.wrap_for_pruning(dense, sched, layers=["flatten"])
     with pytest.raises(ValueError, match="empty"):
-        pt.prune_model(dense, sched, layers=[])
+        pt.wrap_for_pruning(dense, sched, layers=[])
     with pytest.raises(TypeError, match="PruningSchedule"):
-        pt.prune_model(dense, keras.optimizers.schedules.PolynomialDecay(1e-3, 100))
+        pt.wrap_for_pruning(dense, keras.optimizers.schedules.PolynomialDecay(1e-3, 100))
     with pytest.raises(ValueError, match="no schedule"):
-        pt.prune_model(dense, {"fc1": sched}, layers=["fc1", "fc2"])
+        pt.wrap_for_pruning(dense, {"fc1": sched}, layers=["fc1", "fc2"])
     with pytest.raises(TypeError, match="tf_keras"):
-        pt.prune_model(object(), sched)
+        pt.wrap_for_pruning(object(), sched)
     with pytest.raises(ValueError, match="already holds pruning wrappers"):
-        pt.prune_model(pt.prune_model(dense, sched), sched)
+        pt.wrap_for_pruning(pt.wrap_for_pruning(dense, sched), sched)
 
     class Sub(keras.Model):
         def __init__(self):
@@ -111,7 +111,7 @@ def test_prune_model_bad_inputs(dense):
     sub = Sub()
     sub(np.zeros((1, 3), np.float32))
     with pytest.raises(TypeError, match="subclassed"):
-        pt.prune_model(sub, sched)
+        pt.wrap_for_pruning(sub, sched)
 
 
 @pytest.mark.skipif("keras" not in sys.modules, reason="Keras 3 not loaded by TensorFlow here")
@@ -121,11 +121,11 @@ def test_keras3_model_gets_a_clear_error():
         pytest.skip("the loaded `keras` is not Keras 3")
     m = k3.Sequential([k3.Input((4,)), k3.layers.Dense(2)])
     with pytest.raises(TypeError, match="Keras 3"):
-        pt.prune_model(m, sk.ConstantSparsity(0.5, 0))
+        pt.wrap_for_pruning(m, sk.ConstantSparsity(0.5, 0))
 
 
 def test_strip_removes_wrappers_and_keeps_zeros(dense):
-    m = pt.prune_model(dense, sk.ConstantSparsity(0.6, begin_step=0, frequency=1))
+    m = pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.6, begin_step=0, frequency=1))
     fit_pruned(m)
     s = pt.strip(m)
     assert not any(pt.is_pruned(layer) for layer in s.layers)
@@ -151,10 +151,10 @@ def test_pruning_callbacks(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(not pt.tensorboard_available(), reason="tensorboard not installed")
 def test_pruning_summaries_round_trip(dense, tmp_path):
-    m = pt.prune_model(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1))
+    m = pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1))
     x, y = data()
     train_tf.compile(m)
-    train_tf.fit(m, x, y, epochs=2, batch_size=32, compile=False, progress=False,
+    train_tf.fit(m, (x, y), epochs=2, batch_size=32, compile=False, progress=False,
                  callbacks=pt.pruning_callbacks(str(tmp_path)))
     logs = pt.read_pruning_summaries(tmp_path)
     series = logs["prune_low_magnitude_fc1/mask:0/sparsity"]
@@ -168,7 +168,7 @@ def test_read_pruning_summaries_missing(tmp_path):
 
 def test_sparsity_log_records_masks(dense):
     log = pt.SparsityLog()
-    m = pt.prune_model(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1), layers=["fc1", "fc2"])
+    m = pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.5, begin_step=0, frequency=1), layers=["fc1", "fc2"])
     fit_pruned(m, epochs=2, extra=[log])
     assert log.steps == [0, 2, 4]
     assert set(log.per_layer) == {"fc1", "fc2"}
@@ -192,7 +192,7 @@ def test_magnitude_and_random_masks(dense):
     k = pt.kernels(dense)
     lw = pt.magnitude_masks(dense, 0.7, scope="layer")
     for name, m in lw.items():
-        assert m.shape == k[name].shape and set(np.unique(m)) <= {0.0, 1.0}
+        assert m.shape == k[name].shape and m.dtype == bool  # keep-masks: True = kept, as in pruning_torch
         assert 1 - m.mean() == pytest.approx(round(0.7 * m.size) / m.size)
         assert np.abs(k[name][m == 1]).min() >= np.abs(k[name][m == 0]).max()  # keeps the largest
     gl = pt.magnitude_masks(dense, 0.7, scope="global")
@@ -224,20 +224,73 @@ def test_apply_masks_and_keep_masks(dense):
     work = keras.models.clone_model(dense)
     work.set_weights(dense.get_weights())
     masks = pt.random_masks(work, 0.8, seed=0)
-    pt.apply_masks(work, masks)
+    pt.multiply_masks(work, masks)
     assert metrics.sparsity(work) == pytest.approx(0.8, abs=0.01)
     x, y = data()
-    train_tf.fit(work, x, y, epochs=2, batch_size=32, progress=False, callbacks=[pt.KeepMasks(masks)])
+    train_tf.fit(work, (x, y), epochs=2, batch_size=32, progress=False, callbacks=[pt.KeepMasks(masks)])
     for name, m in masks.items():
         assert np.all(work.get_layer(name).kernel.numpy()[m == 0] == 0)
     with pytest.raises(ValueError, match="shape"):
-        pt.apply_masks(work, {"fc1": np.ones((3, 3))})
+        pt.multiply_masks(work, {"fc1": np.ones((3, 3))})
     with pytest.raises(ValueError, match="only 0 and 1"):
-        pt.apply_masks(work, {"fc1": np.full(work.get_layer("fc1").kernel.shape, 0.5)})
+        pt.multiply_masks(work, {"fc1": np.full(work.get_layer("fc1").kernel.shape, 0.5)})
     with pytest.raises(TypeError):
-        pt.apply_masks(work, {})
+        pt.multiply_masks(work, {})
     with pytest.raises(ValueError, match="wrappers"):
-        pt.kernels(pt.prune_model(dense, sk.ConstantSparsity(0.5, 0)))
+        pt.kernels(pt.wrap_for_pruning(dense, sk.ConstantSparsity(0.5, 0)))
+
+
+# ----------------------------------------------------------------------------- twin names (issue 9, P1-4)
+def test_magnitude_masks_reads_like_pruning_torch(dense):
+    """Same argument (amount), same default scope ("global"), bool keep-masks; sparsity= still accepted."""
+    default = pt.magnitude_masks(dense, 0.6)
+    explicit = pt.magnitude_masks(dense, amount=0.6, scope="global", method="l1", layers=None, seed=0)
+    old = pt.magnitude_masks(dense, sparsity=0.6)
+    for n in default:
+        assert default[n].dtype == bool
+        np.testing.assert_array_equal(default[n], explicit[n])
+        np.testing.assert_array_equal(default[n], old[n])
+    assert pt.global_sparsities(dense, sparsity=0.6) == pt.global_sparsities(dense, 0.6)
+    with pytest.raises(TypeError, match="both amount= and its old name sparsity="):
+        pt.magnitude_masks(dense, amount=0.6, sparsity=0.6)
+    per = pt.magnitude_masks(dense, {"fc1": 0.5, "fc2": 0.25}, scope="layer")
+    assert list(per) == ["fc1", "fc2"]
+    assert 1 - per["fc2"].mean() == pytest.approx(round(0.25 * per["fc2"].size) / per["fc2"].size)
+    with pytest.raises(ValueError, match="scope='layer'"):
+        pt.magnitude_masks(dense, {"fc1": 0.5})
+    with pytest.raises(ValueError, match="method"):
+        pt.magnitude_masks(dense, 0.5, method="l2")
+
+
+def test_random_method_is_random_masks_and_grows_masks(dense):
+    r = pt.magnitude_masks(dense, 0.7, scope="layer", method="random", seed=4)
+    old = pt.random_masks(dense, sparsity=0.7, seed=4)
+    assert all(np.array_equal(r[n], old[n]) for n in r)
+    work = keras.models.clone_model(dense)
+    work.set_weights(dense.get_weights())
+    first = pt.magnitude_masks(work, 0.5, method="random", seed=1)
+    pt.multiply_masks(work, first)
+    more = pt.magnitude_masks(work, 0.8, method="random", seed=2)
+    for n in first:
+        assert not (more[n] & ~first[n]).any(), "already-zero weights must stay pruned"
+
+
+def test_old_tf_names_warn_and_do_the_same(dense):
+    """prune_model/apply_masks meant something else in pruning_torch: the old names still work, and warn."""
+    with pytest.warns(DeprecationWarning, match="wrap_for_pruning"):
+        old = pt.prune_model(dense, sk.ConstantSparsity(0.5, begin_step=0), layers=["fc2"])
+    assert [layer.layer.name for layer in old.layers if pt.is_pruned(layer)] == ["fc2"]
+    masks = pt.magnitude_masks(dense, 0.5)
+    a = keras.models.clone_model(dense)
+    a.set_weights(dense.get_weights())
+    b = keras.models.clone_model(dense)
+    b.set_weights(dense.get_weights())
+    with pytest.warns(DeprecationWarning, match="multiply_masks"):
+        pt.apply_masks(a, masks)
+    pt.multiply_masks(b, {n: m.astype(np.float32) for n, m in masks.items()})  # 0/1 floats still accepted
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert pt.prune_model.__name__ == "prune_model" and "wrap_for_pruning" in pt.prune_model.__doc__
 
 
 def test_reset_optimizer_equals_fresh_compile(dense):
@@ -245,13 +298,13 @@ def test_reset_optimizer_equals_fresh_compile(dense):
     a = keras.models.clone_model(dense)
     a.set_weights(dense.get_weights())
     train_tf.compile(a, lr=1e-2)
-    train_tf.fit(a, x, y, epochs=1, batch_size=16, compile=False, progress=False, seed=3)  # Adam state now nonzero
+    train_tf.fit(a, (x, y), epochs=1, batch_size=16, compile=False, progress=False, seed=3)  # Adam state now nonzero
     a.set_weights(dense.get_weights())
     pt.reset_optimizer(a)
-    train_tf.fit(a, x, y, epochs=1, batch_size=16, compile=False, progress=False, seed=3)
+    train_tf.fit(a, (x, y), epochs=1, batch_size=16, compile=False, progress=False, seed=3)
     b = keras.models.clone_model(dense)
     b.set_weights(dense.get_weights())
-    train_tf.fit(b, x, y, epochs=1, batch_size=16, lr=1e-2, progress=False, seed=3)
+    train_tf.fit(b, (x, y), epochs=1, batch_size=16, lr=1e-2, progress=False, seed=3)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="not compiled"):

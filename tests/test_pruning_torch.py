@@ -234,3 +234,19 @@ def test_make_permanent_leaves_no_negative_zeros():
     w = model.fc1.weight.detach()
     zeros = w[w == 0]
     assert zeros.numel() > 0 and not torch.signbit(zeros).any()
+
+
+def test_magnitude_masks_twin_contract(mlp):
+    """The contract pruning_tf.magnitude_masks shares (issue 9, P1-4): argument amount, default scope="global",
+    bool keep-masks (True = kept); apply_masks installs them persistently (torch.nn.utils.prune)."""
+    default = pt.magnitude_masks(mlp, 0.6)
+    explicit = pt.magnitude_masks(mlp, amount=0.6, scope="global", method="l1", layers=None, seed=0)
+    assert all(m.dtype == torch.bool and torch.equal(m, explicit[n]) for n, m in default.items())
+    total = sum(m.numel() for m in default.values())
+    assert sum(int((~m).sum()) for m in default.values()) == round(0.6 * total)
+    pt.apply_masks(mlp, default)
+    assert all(pt.is_pruned(m) for m in pt.prunable_modules(mlp).values())  # a reparametrisation, not a multiply
+    with pytest.raises(ValueError, match="scope"):
+        pt.magnitude_masks(mlp, 0.5, scope="neuron")
+    with pytest.raises(ValueError, match="scope='layer'"):
+        pt.magnitude_masks(mlp, {"fc1": 0.5})

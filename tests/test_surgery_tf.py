@@ -100,11 +100,66 @@ def test_random_scores_are_seeded():
         s.random_scores(0)
 
 
+# --------------------------------------------------------------------------- twin names (issue 9, P1-4)
+def test_unit_scores_reads_like_surgery_torch(mlp, cnn):
+    """unit_scores(model, layer, criterion, data=None, *, batch_size, seed): float64, one score per unit."""
+    k = mlp.get_layer("fc1").get_weights()[0]
+    l2 = s.unit_scores(mlp, "fc1", "l2")
+    assert l2.dtype == np.float64 and l2.shape == (12,)
+    np.testing.assert_allclose(l2, np.linalg.norm(k.astype(np.float64), axis=0), rtol=1e-12)
+    np.testing.assert_allclose(s.unit_scores(mlp, "fc1", "l1"), np.abs(k).sum(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(s.unit_l2_norms(mlp, "fc1"), l2, rtol=1e-6)  # old name
+    # the MLP's Dense has its ReLU built in: the activation is fc1's own output
+    np.testing.assert_allclose(s.unit_scores(mlp, "fc1", "mean_activation", X, batch_size=5),
+                               s.mean_activations(mlp, "fc1", X), rtol=1e-5, atol=1e-7)
+    y = np.arange(len(X)) % 10
+    np.testing.assert_allclose(s.unit_scores(mlp, "fc1", "mean_activation", (X, y)),
+                               s.mean_activations(mlp, "fc1", X), rtol=1e-5, atol=1e-7)
+    # a conv block: the activation is the ReLU after BatchNorm, found from the conv's name (as in torch)
+    np.testing.assert_allclose(s.unit_scores(cnn, "conv1", "mean_activation", X),
+                               s.mean_activations(cnn, "relu1", X), rtol=1e-5, atol=1e-7)
+    r = s.unit_scores(cnn, "conv2", "random", seed=3)
+    np.testing.assert_array_equal(r, s.random_scores(8, seed=3))
+    assert r.dtype == np.float64
+    assert s.CRITERIA == ("l2", "l1", "mean_activation", "random")
+
+
+def test_unit_scores_bad_input_is_explained(mlp):
+    with pytest.raises(ValueError, match="surgery_torch only"):
+        s.unit_scores(mlp, "fc1", "taylor", X)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        s.unit_scores(mlp, "fc1", "l3")
+    with pytest.raises(ValueError, match="pass data="):
+        s.unit_scores(mlp, "fc1", "mean_activation")
+    with pytest.raises(TypeError, match="Dense or Conv2D"):
+        s.unit_scores(mlp, "flatten", "l2")
+    with pytest.raises(ValueError, match="no activation follows"):
+        s.unit_scores(mlp, "fc3", "mean_activation", X)  # the logits layer
+    with pytest.raises(ValueError, match="no layer"):
+        s.unit_scores(mlp, "fc9", "l2")
+
+
+def test_filter_norms_and_layer_widths_read_like_surgery_torch(mlp, cnn):
+    k = cnn.get_layer("conv2").get_weights()[0].astype(np.float64)
+    np.testing.assert_allclose(s.filter_norms(cnn, "conv2"), np.abs(k).sum(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(s.filter_norms(cnn, "conv2", p=2), np.sqrt((k**2).sum(axis=(0, 1, 2))), rtol=1e-12)
+    np.testing.assert_allclose(s.filter_l1_norms(cnn, "conv2"), s.filter_norms(cnn, "conv2", p=1))  # old name
+    np.testing.assert_allclose(s.filter_norms(mlp, "fc1", p=2), s.unit_scores(mlp, "fc1", "l2"))  # Dense too
+    with pytest.raises(ValueError, match="p must be 1"):
+        s.filter_norms(cnn, "conv2", p=3)
+    with pytest.raises(TypeError, match="Dense or Conv2D"):
+        s.filter_norms(cnn, "bn1")
+    with pytest.raises(TypeError, match="not a Conv2D"):
+        s.filter_l1_norms(mlp, "fc1")  # the old name keeps its old contract
+    assert s.layer_widths(mlp) == {"fc1": 12, "fc2": 8, "fc3": 10}
+    assert s.structure(cnn) == s.layer_widths(cnn) == {"conv1": 6, "conv2": 8, "fc": 10}
+
+
 # --------------------------------------------------------------------------- units
 def test_remove_units_matches_masked_model_and_copies_the_right_weights(mlp):
     keep = np.array([0, 3, 4, 9, 11])
     small = s.remove_units(mlp, "fc1", keep)
-    assert s.structure(small) == {"fc1": 5, "fc2": 8, "fc3": 10}
+    assert s.layer_widths(small) == {"fc1": 5, "fc2": 8, "fc3": 10}
     assert [layer.name for layer in small.layers] == [layer.name for layer in mlp.layers]
     k1, b1 = mlp.get_layer("fc1").get_weights()
     k2, b2 = mlp.get_layer("fc2").get_weights()
@@ -122,7 +177,7 @@ def test_remove_units_leaves_the_original_alone_and_accepts_masks(mlp):
     mask = np.zeros(8, dtype=bool)
     mask[[1, 5]] = True
     small = s.remove_units(mlp, "fc2", mask)
-    assert s.structure(small)["fc2"] == 2
+    assert s.layer_widths(small)["fc2"] == 2
     for a, b in zip(before, mlp.get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(out_before, logits(mlp))
@@ -131,7 +186,7 @@ def test_remove_units_leaves_the_original_alone_and_accepts_masks(mlp):
 
 def test_mask_units_keeps_shapes_and_zeroes_columns(mlp):
     masked = s.mask_units(mlp, "fc1", [2, 7])
-    assert s.structure(masked) == s.structure(mlp)
+    assert s.layer_widths(masked) == s.layer_widths(mlp)
     k, b = masked.get_layer("fc1").get_weights()
     assert np.count_nonzero(k.any(axis=0)) == 2 and np.count_nonzero(b) <= 2
 
@@ -154,7 +209,7 @@ def test_smaller_model_trains(mlp):
 
     small = s.remove_units(mlp, "fc1", [0, 1, 2])
     y = np.arange(len(X)) % 10
-    h = train_tf.fit(small, X, y, epochs=1, batch_size=8, progress=False)
+    h = train_tf.fit(small, (X, y), epochs=1, batch_size=8, progress=False)
     assert h.epochs == 1 and np.isfinite(h.loss[0])
 
 
@@ -162,7 +217,7 @@ def test_smaller_model_trains(mlp):
 def test_remove_channels_conv1_touches_bn1_and_conv2(cnn):
     keep = np.array([1, 2, 5])
     small = s.remove_channels(cnn, "conv1", keep)
-    assert s.structure(small) == {"conv1": 3, "conv2": 8, "fc": 10}
+    assert s.layer_widths(small) == {"conv1": 3, "conv2": 8, "fc": 10}
     np.testing.assert_array_equal(small.get_layer("conv1").get_weights()[0],
                                   cnn.get_layer("conv1").get_weights()[0][..., keep])
     for got, want in zip(small.get_layer("bn1").get_weights(), cnn.get_layer("bn1").get_weights()):

@@ -76,6 +76,39 @@ def test_l1_filter_norms_and_ranking():
         st.l1_filter_norms(nn.BatchNorm2d(3))
 
 
+def test_filter_norms_reads_like_surgery_tf():
+    """filter_norms(model, layer, p=1): a layer name or module of the model, float64 per output channel."""
+    model = trained_bn_cnn()
+    w = model.conv2.weight.detach().double().flatten(1)
+    by_name = st.filter_norms(model, "conv2")
+    assert by_name.dtype == np.float64 and by_name.shape == (12,)
+    np.testing.assert_allclose(by_name, w.abs().sum(1).numpy())
+    np.testing.assert_allclose(st.filter_norms(model, model.conv2, p=2), w.norm(dim=1).numpy())
+    np.testing.assert_allclose(st.l1_filter_norms(model.conv2), by_name)  # the old, module-based form
+    np.testing.assert_allclose(st.filter_norms(model, "fc", p=2), st.unit_scores(model, "fc", "l2"))
+    with pytest.raises(ValueError, match="p must be 1"):
+        st.filter_norms(model, "conv2", p=0)
+    with pytest.raises(TypeError, match="Conv or Linear"):
+        st.filter_norms(model, "bn1")
+    with pytest.raises(ValueError, match="no layer named"):
+        st.filter_norms(model, "conv9")
+
+
+def test_unit_scores_and_layer_widths_twin_contract():
+    """The criteria both twins share give float64 arrays of one score per unit; unknown ones a ValueError."""
+    model = trained_bn_cnn()
+    x = images(8)
+    for criterion in ("l2", "l1", "mean_activation", "random"):
+        got = st.unit_scores(model, "conv1", criterion, x, batch_size=4, seed=0)
+        assert got.dtype == np.float64 and got.shape == (st.layer_widths(model)["conv1"],)
+    np.testing.assert_array_equal(st.unit_scores(model, "conv1", "random", seed=3),
+                                  np.random.default_rng(3).random(8))  # = surgery_tf.random_scores(8, 3)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        st.unit_scores(model, "conv1", "l3")
+    with pytest.raises(ValueError, match="pass data="):
+        st.unit_scores(model, "conv1", "mean_activation")
+
+
 def test_layer_widths():
     assert st.layer_widths(mt.mlp()) == {"fc1": 300, "fc2": 100, "fc3": 10}
     assert st.layer_widths(mt.small_cnn((4, 6))) == {"conv1": 4, "conv2": 6, "fc": 10}
