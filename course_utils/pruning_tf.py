@@ -154,8 +154,8 @@ def wrap_for_pruning(model: Any, schedule: Any, layers: Iterable[str] | None = N
       copied unwrapped.
 
     The copy has its own weights, equal to ``model``'s (the original is never modified), and is
-    not compiled: compile it, then train with ``callbacks=pruning_callbacks()``. Notebook 03 calls
-    it by its old name ``prune_model``.
+    not compiled: compile it, then train with ``callbacks=pruning_callbacks()``.
+    Introduced in 03_weight_pruning_tensorflow.
     """
     _check_model(model)
     if any(is_pruned(layer) for layer in model.layers):
@@ -464,7 +464,7 @@ def multiply_masks(model: Any, masks: Mapping[str, np.ndarray]) -> Any:
     A one-off: nothing keeps the zeros at zero afterwards, so training regrows them unless you pass
     ``KeepMasks(masks)`` to ``fit``. Not the twin of ``pruning_torch.apply_masks``, which installs a
     persistent mask (``torch.nn.utils.prune`` reparametrisation) — hence the different name; the old
-    name ``apply_masks`` still works and warns. Notebook 03 calls it by that old name.
+    name ``apply_masks`` still works and warns. Introduced in 03_weight_pruning_tensorflow.
     """
     _check_model(model)
     if not isinstance(masks, Mapping) or not masks:

@@ -215,8 +215,8 @@ def unit_scores(
     - ``"random"``: uniform random scores from ``seed``, the control every criterion must beat.
 
     ``"apoz"`` and ``"taylor"`` exist in the PyTorch twin only (``ValueError`` here). ``data`` is
-    images ``x`` or a tuple ``(x, y)`` (labels unused); use the validation split. Notebook 05 calls
-    the criteria by their old names ``unit_l2_norms``, ``mean_activations`` and ``random_scores``.
+    images ``x`` or a tuple ``(x, y)`` (labels unused); use the validation split. Old names of the
+    criteria: ``unit_l2_norms``, ``mean_activations``, ``random_scores``. Introduced in 05_neuron_pruning_tensorflow.
     """
     if criterion in _PYTORCH_ONLY:
         raise ValueError(
@@ -243,7 +243,7 @@ def unit_scores(
 def layer_widths(model: Any) -> dict[str, int]:
     """``{layer name: units or filters}`` of the model's ``Dense`` and ``Conv2D`` layers (output layer included).
 
-    The twin of ``surgery_torch.layer_widths``. Notebooks 05 and 07 call it by its old name ``structure``.
+    The twin of ``surgery_torch.layer_widths`` (old name ``structure``). Introduced in 05_neuron_pruning_tensorflow.
     """
     _check_model(model)
     out: dict[str, int] = {}
@@ -264,10 +264,7 @@ structure = alias(layer_widths, "structure")
 
 
 def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
-    """Old name: ``unit_scores(model, layer_name, "l2")`` for a ``Dense`` layer (L2 norm of each kernel column).
-
-    Introduced in 05_neuron_pruning_tensorflow.
-    """
+    """Old name: ``unit_scores(model, layer_name, "l2")`` for a ``Dense`` layer (L2 norm of each kernel column)."""
     _check_model(model)
     layer = model.layers[_layer_index(model, layer_name)]
     if not isinstance(layer, L.Dense):
@@ -293,7 +290,7 @@ def mean_activations(model: Any, layer_name: str, x: np.ndarray, batch_size: int
     Unlike ``unit_scores(model, layer, "mean_activation", x)`` — which takes the Dense/Conv2D and
     finds its activation — this reads the named layer's output as is: pass ``"fc1"`` for the MLP
     (its ReLU is built in), the ReLU layer (``"relu1"``) for a conv block. Compute it on the
-    *validation* split, never on test. Introduced in 05_neuron_pruning_tensorflow.
+    *validation* split, never on test.
     """
     _check_model(model)
     layer = model.layers[_layer_index(model, layer_name)]
@@ -304,7 +301,7 @@ def random_scores(n: int, seed: int = 0) -> np.ndarray:
     """Old form: ``n`` uniform random scores (seeded), the control a pruning criterion must beat.
 
     ``unit_scores(model, layer, "random", seed=seed)`` gives the same numbers for that layer's
-    ``n`` units. Introduced in 05_neuron_pruning_tensorflow.
+    ``n`` units. Introduced in 07_structured_pruning_tensorflow.
     """
     n = check_int(n, "n", 1)
     seed = check_int(seed, "seed", 0)
