@@ -126,7 +126,8 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, 
     results = json.loads(recorded.read_text()) if recorded.exists() else {}
     canonical = results_dir() / f"{stem}.json"
     if recorded.exists():
-        shutil.copyfile(recorded, canonical)
+        if recorded.resolve() != canonical.resolve():  # a caller may run with results_dir() == out_dir/results
+            shutil.copyfile(recorded, canonical)
     elif canonical.exists():
         canonical.unlink()  # never leave an older run's numbers beside this run's executed copy
     return RunResult(stem, ok, seconds, rusage.ru_maxrss / 1024, results, error)
