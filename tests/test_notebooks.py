@@ -48,6 +48,7 @@ def _02(r):
     assert r["final_model"] in {"gradual", "one-shot + fine-tune"}
     best = max(r["gradual_val_accuracy"], r["oneshot_val_accuracy"])
     assert abs(r["pruned_val_accuracy"] - best) < 1e-9  # the final model is the better one on validation
+    assert r["gradual_loop_same_masks"] is True  # the loop written out == pt.iterative_prune, mask for mask
 
 
 def _03(r):
@@ -64,6 +65,7 @@ def _03(r):
 
 def _04(r):
     assert r["masked_vs_removed_max_diff"] < 1e-4  # real removal computes what the mask computes
+    assert r["hand_vs_surgery_identical"] is True  # fc1 sliced by hand == surgery.remove_units, same logits
     assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
     assert r["latency_speedup"] > r["masked_speedup"]  # removal is faster than masking, even in FAST mode
     assert r["no_ft_accuracy_l2_50"] > r["no_ft_accuracy_random_50"] - 0.1, r  # no catastrophic L2 ranking
