@@ -33,7 +33,8 @@ Maintaining the course (``python -m course_utils <command>``, see ``__main__``)
 - ``links``           Binder badge and nbgitpuller links, rendered from one place
 
 Private: ``_validate`` (argument checks), ``_torch_prune`` (``torch.nn.utils.prune`` bookkeeping),
-``_data_build`` (rebuilding data/mnist_5k.npz, the optional full-MNIST download).
+``_data_build`` (rebuilding data/mnist_5k.npz, the optional full-MNIST download), ``_compat`` (old names and
+call forms of the twin APIs, kept working).
 
 Why ``TF_USE_LEGACY_KERAS=1`` is set here: TensorFlow >= 2.16 ships Keras 3, which
 TensorFlow Model Optimization (TFMOT) does not support. With this variable set *before

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class Budget:
         latency: float | None = None,
         max_accuracy_drop: float | None = None,
         input_shape: Sequence[int] | None = None,
-    ) -> "Budget":
+    ) -> Budget:
         """A budget given as fractions of ``reference`` (a dense model of either framework).
 
         ``params=0.25`` allows 25% of the reference's parameters, ``gzip=0.2`` a fifth of its gzip
@@ -311,7 +312,10 @@ class Report:
             result = "-" if c is None else ("ok" if c.passed else "FAIL")
             body.append((labels[name], model_v, ref_v, ratio, limit, result))
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-        fmt_row = lambda r: "  ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in enumerate(zip(r, widths)))
+
+        def fmt_row(r: Sequence[str]) -> str:
+            return "  ".join(s.ljust(w) if i == 0 else s.rjust(w) for i, (s, w) in enumerate(zip(r, widths)))
+
         verdict = "MET" if self.passed else f"NOT MET ({', '.join(self.failed)})"
         lines = [f"Capstone report ({self.framework}, {self.n_test:,} test images): budget {verdict}",
                  fmt_row(header), "  ".join("-" * w for w in widths)]

@@ -249,7 +249,8 @@ def read_pruning_summaries(logdir: str | os.PathLike) -> dict[str, list[tuple[in
     folder = Path(logdir) / "metrics"
     files = sorted(folder.glob("events.out.tfevents.*"))
     if not files:
-        raise FileNotFoundError(f"no PruningSummaries event files in {folder}; did fit run with pruning_callbacks(logdir)?")
+        raise FileNotFoundError(f"no PruningSummaries event files in {folder}; "
+                                "did fit run with pruning_callbacks(logdir)?")
     out: dict[str, list[tuple[int, float]]] = {}
     for f in files:
         for event in tf.compat.v1.train.summary_iterator(str(f)):

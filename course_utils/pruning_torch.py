@@ -140,7 +140,8 @@ def describe_pruning(model: nn.Module) -> list[dict[str, Any]]:
             "pruned": is_pruned(m),
             "hook": type(hooks[0]).__name__ if hooks else "",
             "sparsity": float(1 - torch.count_nonzero(w).item() / w.numel()),
-            "tensors": [n for n, _ in m.named_parameters(recurse=False)] + [n for n, _ in m.named_buffers(recurse=False)],
+            "tensors": ([n for n, _ in m.named_parameters(recurse=False)]
+                        + [n for n, _ in m.named_buffers(recurse=False)]),
         })
     return rows
 

@@ -37,7 +37,6 @@ before ``fit``.
 from __future__ import annotations
 
 import warnings
-from typing import Union
 
 import numpy as np
 
@@ -45,7 +44,7 @@ from ._validate import check_fraction, check_int
 
 __all__ = ["cubic_sparsity", "constant_sparsity", "should_prune", "pruning_steps"]
 
-Step = Union[int, np.integer, np.ndarray]
+Step = int | np.integer | np.ndarray
 
 
 def _check_sparsity(value: float, name: str) -> float:

@@ -201,16 +201,16 @@ def matmul_sweep(
                 for i, s in enumerate(sparsities):
                     w = random_sparse_matrix(rows, cols, s, seed=seed + i)
                     wt = torch.from_numpy(w)
-                    fns: dict[str, Callable[[], Any]] = {"dense": lambda wt=wt: wt @ xt}
+                    fns: dict[str, Callable[[], Any]] = {"dense": lambda wt=wt, xt=xt: wt @ xt}
                     if "torch_csr" in backends:
                         wc = to_torch_csr(wt)
-                        fns["torch_csr"] = lambda wc=wc: wc @ xt
+                        fns["torch_csr"] = lambda wc=wc, xt=xt: wc @ xt
                     if "scipy_csr" in backends:
                         ws = sp.csr_matrix(w)
-                        fns["scipy_csr"] = lambda ws=ws: ws @ x
+                        fns["scipy_csr"] = lambda ws=ws, x=x: ws @ x
                     if "torch_coo" in backends:
                         wo = wt.to_sparse_coo().coalesce()
-                        fns["torch_coo"] = lambda wo=wo: torch.sparse.mm(wo, xt)
+                        fns["torch_coo"] = lambda wo=wo, xt=xt: torch.sparse.mm(wo, xt)
                     ref = fns["dense"]()
                     for name in backends:
                         got = torch.as_tensor(np.asarray(fns[name]()))

@@ -32,7 +32,7 @@ layer after the flatten (Keras, NHWC, interleaves them instead).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,8 +81,8 @@ _POOLS = (
 _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
-LayerRef = Union[str, nn.Module]
-IndexLike = Union[Sequence[int], np.ndarray, torch.Tensor]
+LayerRef = str | nn.Module
+IndexLike = Sequence[int] | np.ndarray | torch.Tensor
 
 
 # ----------------------------------------------------------------------------- locating layers
@@ -174,7 +174,8 @@ def filter_norms(model: nn.Module, layer: LayerRef, p: int = 1) -> np.ndarray:
     inputs and kernel for ``p=1``) or per row of a Linear weight. The criterion of Li et al. 2017
     ("Pruning Filters for Efficient ConvNets"): filters with small kernel weights tend to produce weak
     feature maps. Masked layers (``torch.nn.utils.prune``) are measured by their effective weights.
-    Returns float64. Notebooks 06 and 08 call it by its old name ``l1_filter_norms(conv_module)``.
+    Returns float64. Introduced in 06_structured_pruning_pytorch; notebook 08 calls it by its old name
+    ``l1_filter_norms(conv_module)``.
     """
     _check_model(model)
     name, module = _resolve(model, layer)
@@ -188,7 +189,7 @@ def l1_filter_norms(conv: nn.Module) -> np.ndarray:
 
     ``sum(|W[i]|)`` over inputs and kernel, shape ``(out_channels,)``; works for Linear layers too (L1
     norm of each row). Masked layers are measured by their effective weights.
-    Introduced in 06_structured_pruning_pytorch.
+    Introduced in 08_measuring_what_pruning_buys.
     """
     if not isinstance(conv, (nn.Linear, *_CONVS)):
         raise TypeError(f"l1_filter_norms expects a Conv or Linear layer, got {type(conv).__name__}")
@@ -207,7 +208,7 @@ def l1_filter_ranking(conv: nn.Module) -> np.ndarray:
 def _activation_after(model: nn.Module, name: str) -> nn.Module:
     """The activation module that follows layer ``name`` (skipping BatchNorm/Dropout/pooling)."""
     _, after = _siblings_after(model, name, "unit_scores with a data-based criterion")
-    for key, m in after:
+    for _key, m in after:
         if isinstance(m, _ACTIVATIONS):
             return m
         if isinstance(m, _BATCHNORMS) or isinstance(m, (nn.Identity, nn.modules.dropout._DropoutNd)):

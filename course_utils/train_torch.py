@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,8 +28,8 @@ from .history import History
 
 __all__ = ["History", "fit", "evaluate", "predict_logits"]
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
-Data = Union[DataLoader, tuple[ArrayLike, ArrayLike]]
+ArrayLike = np.ndarray | torch.Tensor
+Data = DataLoader | tuple[ArrayLike, ArrayLike]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -135,7 +135,8 @@ def _loader(
     dataset = TensorDataset(xt, yt)
     # Index whole batches at once (fast: no per-sample collation); batch_size=None hands each
     # list of indices from the BatchSampler straight to TensorDataset.__getitem__.
-    base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
+    base = (RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle
+            else SequentialSampler(dataset))
     return DataLoader(dataset, sampler=BatchSampler(base, batch_size=batch_size, drop_last=False), batch_size=None)
 
 

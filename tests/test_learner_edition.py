@@ -57,7 +57,8 @@ def test_learner_notebook_drops_solution_markdown():
     ], "metadata": {}}
     out = nbtools.learner_notebook(nb)
     assert [c["cell_type"] for c in out["cells"]] == ["code", "code"]
-    assert out["cells"][0]["source"] == nbtools.PLACEHOLDER + "\nx = None  # your answer replaces None"  # print(x) reads it
+    # print(x) reads x, so the placeholder binds it
+    assert out["cells"][0]["source"] == nbtools.PLACEHOLDER + "\nx = None  # your answer replaces None"
     assert out["cells"][0]["metadata"]["tags"] == ["exercise"]
     assert nb["cells"][1]["source"] == "x = 42"  # input untouched
 
