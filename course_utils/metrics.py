@@ -395,8 +395,8 @@ def tflite_latency(
 
     The interpreter is created with ``num_threads=threads`` (``None`` → all usable CPUs),
     its input resized to ``(batch_size, *input_shape)`` and fed random data of the model's
-    input dtype (fixed seed); ``invoke()`` is timed like :func:`latency`.
-    Introduced in 07_structured_pruning_tensorflow.
+    input dtype (fixed seed); ``invoke()`` is timed like :func:`latency`. Notebooks time TFLite models
+    with :func:`race`, which takes the bytes too.
     """
     if not isinstance(tflite_model_bytes, (bytes, bytearray)):
         raise TypeError(

@@ -147,7 +147,7 @@ def filter_norms(model: Any, layer: str, p: int = 1) -> np.ndarray:
     The twin of ``surgery_torch.filter_norms(model, layer, p=1)``: one value per *output* channel of a
     ``Conv2D`` (its filter ``kernel[..., j]``, summed over ``(kh, kw, in_channels)``) or per unit of a
     ``Dense`` (its kernel *column*: Keras stores ``(inputs, units)``, PyTorch ``(out, in)``). Biases are
-    not included. Returns float64. Notebook 07 calls it by its old name ``filter_l1_norms``.
+    not included. Returns float64. Introduced in 07_structured_pruning_tensorflow.
     """
     return _norms(_weight_layer(model, layer, "filter_norms").kernel.numpy(), p)
 
@@ -273,10 +273,7 @@ def unit_l2_norms(model: Any, layer_name: str) -> np.ndarray:
 
 
 def filter_l1_norms(model: Any, conv_name: str) -> np.ndarray:
-    """Old name: ``filter_norms(model, conv_name, p=1)`` for a ``Conv2D`` layer (L1 norm of each filter).
-
-    Introduced in 07_structured_pruning_tensorflow.
-    """
+    """Old name: ``filter_norms(model, conv_name, p=1)`` for a ``Conv2D`` layer (L1 norm of each filter)."""
     _check_model(model)
     layer = model.layers[_layer_index(model, conv_name)]
     if not isinstance(layer, L.Conv2D) or isinstance(layer, (L.Conv2DTranspose, L.DepthwiseConv2D)):
@@ -301,7 +298,7 @@ def random_scores(n: int, seed: int = 0) -> np.ndarray:
     """Old form: ``n`` uniform random scores (seeded), the control a pruning criterion must beat.
 
     ``unit_scores(model, layer, "random", seed=seed)`` gives the same numbers for that layer's
-    ``n`` units. Introduced in 07_structured_pruning_tensorflow.
+    ``n`` units.
     """
     n = check_int(n, "n", 1)
     seed = check_int(seed, "seed", 0)
