@@ -81,15 +81,17 @@ def main(argv: list[str] | None = None) -> int:
                        out_dir=out_dir)
         return 0 if all(r.ok for r in rows) else 1
     if args.command == "sync-env":
-        from .course import sync_readme
+        from .course import sync_instructor_guide, sync_readme
         from .nbtools import sync_badge
         from .pins import sync_environment_yml
         from .runner import notebooks
 
         stale_badges = [p.name for p in notebooks() if sync_badge(p, check=args.check)]
-        ok = sync_environment_yml(check=args.check) & sync_readme(check=args.check) & (not stale_badges)
+        ok = (sync_environment_yml(check=args.check) & sync_readme(check=args.check)
+              & sync_instructor_guide(check=args.check) & (not stale_badges))
         if args.check and not ok:
-            print("environment.yml, the README course map or a notebook's Binder badge is stale: "
+            print("environment.yml, the README course map, the instructor guide's workshop plans or a notebook's "
+                  "Binder badge is stale: "
                   "run `python -m course_utils sync-env`", file=sys.stderr)
             return 1
         return 0

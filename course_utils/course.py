@@ -86,6 +86,92 @@ def course_map_markdown(*, links_relative_to: str = "notebooks/") -> str:
     return "\n".join(rows)
 
 
+@dataclass(frozen=True)
+class Block:
+    """One block of a workshop plan: a lesson (``stem``; its minutes come from the course map) or a break."""
+
+    label: str
+    stem: str | None = None
+    minutes: int | None = None  # breaks and lunch only; lessons take theirs from the course map
+    teaching_only: bool = False
+    alternative: str = ""  # e.g. "or 03 in TensorFlow"
+
+    @property
+    def length(self) -> int:
+        if self.stem is None:
+            if not self.minutes:
+                raise ValueError(f"block {self.label!r} needs minutes")
+            return self.minutes
+        les = lesson(self.stem)
+        return les.teaching_min + (0 if self.teaching_only else les.exercise_min)
+
+
+WORKSHOPS: dict[str, tuple[tuple[Block, ...], str]] = {
+    "three-hour": ((
+        Block("welcome, set-up check", "00_index", teaching_only=True),
+        Block("the formulation, by hand", "01_loss_before_and_after"),
+        Block("unstructured pruning", "02_weight_pruning_pytorch", alternative="or 03 in TensorFlow"),
+        Block("break", minutes=10),
+        Block("real speed-ups", "04_neuron_pruning_pytorch", alternative="or 05 in TensorFlow"),
+        Block("wrap-up: what pruning buys", "08_measuring_what_pruning_buys", teaching_only=True),
+    ), "Structured (channel) pruning (06/07) and the capstone go home as follow-up."),
+    "full-day": ((
+        Block("welcome", "00_index"),
+        Block("formulation", "01_loss_before_and_after"),
+        Block("unstructured, PyTorch", "02_weight_pruning_pytorch"),
+        Block("unstructured, TensorFlow", "03_weight_pruning_tensorflow"),
+        Block("lunch", minutes=60),
+        Block("neurons", "04_neuron_pruning_pytorch", alternative="or 05"),
+        Block("channels", "06_structured_pruning_pytorch", alternative="or 07"),
+        Block("honest measurement", "08_measuring_what_pruning_buys"),
+        Block("regularization", "09_pruning_regularization_and_early_stopping"),
+        Block("capstone", "10_capstone"),
+    ), "Add short breaks between blocks."),
+}
+WORKSHOP_LIMITS = {"three-hour": 180, "full-day": 480}  # minutes available, breaks included
+
+
+def workshop_minutes(name: str) -> int:
+    """Total minutes of workshop plan ``name`` (lessons from the course map, plus breaks)."""
+    return sum(b.length for b in WORKSHOPS[name][0])
+
+
+def workshop_markdown(name: str) -> str:
+    """Workshop plan ``name`` as a Markdown table with its total: the instructor guide and the index notebook
+    both show this, so they cannot disagree (``python -m course_utils sync-env`` writes the guide's copy)."""
+    blocks, note = WORKSHOPS[name]
+    rows = ["| block | notebook | minutes |", "|---|---|---|"]
+    for b in blocks:
+        if b.stem is None:
+            nb = ""
+        else:
+            les = lesson(b.stem)
+            nb = f"{b.stem[:2]} {les.title}" + (f" ({b.alternative})" if b.alternative else "")
+            nb += " (teaching part only)" if b.teaching_only else ""
+        rows.append(f"| {b.label} | {nb} | {b.length} |")
+    total = workshop_minutes(name)
+    rows += ["", f"Total: {total} minutes. {note}"]
+    return "\n".join(rows)
+
+
+def sync_instructor_guide(*, check: bool = False) -> bool:
+    """Write the workshop plans into docs/instructor_guide.md between their markers (``check``: only report
+    whether the guide is current)."""
+    path = REPO_ROOT / "docs" / "instructor_guide.md"
+    text = new = path.read_text()
+    for name in WORKSHOPS:
+        start, end = f"<!-- workshop:{name}:start -->", f"<!-- workshop:{name}:end -->"
+        if start not in new or end not in new:
+            raise ValueError(f"docs/instructor_guide.md lacks the {name} workshop markers")
+        head, rest = new.split(start, 1)
+        _, tail = rest.split(end, 1)
+        new = f"{head}{start}\n{workshop_markdown(name)}\n{end}{tail}"
+    if check:
+        return new == text
+    path.write_text(new)
+    return True
+
+
 def sync_readme(*, check: bool = False) -> bool:
     """Write the course map into README.md between its markers and re-render its Binder badge
     (``check``: only report whether README.md is current)."""

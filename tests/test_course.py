@@ -194,3 +194,25 @@ def test_checked_output_problems_finds_a_changed_output(tmp_path):
     (problem,) = nbtools.checked_output_problems(src, other)
     assert "'1\\n'" in problem and "'2\\n'" in problem and "--refresh" in problem
     assert nbtools.checked_output_problems(src, {"cells": []}) == ["cell 0: not found in the executed copy"]
+
+
+def test_workshop_plans_fit_and_both_places_show_the_generated_plan():
+    """M9: the three-hour plan fits in 180 minutes (welcome and break included), and the index notebook and the
+    instructor guide show the one plan generated from course.WORKSHOPS."""
+    for name, limit in course.WORKSHOP_LIMITS.items():
+        assert course.workshop_minutes(name) <= limit, (name, course.workshop_minutes(name))
+    assert course.workshop_minutes("three-hour") == 180
+    guide = (REPO_ROOT / "docs" / "instructor_guide.md").read_text()
+    for name in course.WORKSHOPS:
+        assert course.workshop_markdown(name) in guide, f"run `python -m course_utils sync-env` ({name})"
+    index = (REPO_ROOT / "notebooks" / "00_index.ipynb").read_text()
+    assert 'course.workshop_markdown(\\"three-hour\\")' in index
+
+
+def test_workshop_block_minutes_come_from_the_course_map():
+    b = course.Block("x", "02_weight_pruning_pytorch")
+    les = course.lesson("02_weight_pruning_pytorch")
+    assert b.length == les.teaching_min + les.exercise_min
+    assert course.Block("x", "02_weight_pruning_pytorch", teaching_only=True).length == les.teaching_min
+    with pytest.raises(ValueError, match="needs minutes"):
+        course.Block("break").length  # noqa: B018
