@@ -61,6 +61,7 @@ def _03(r):
     i = t["sparsity"].index(0.9)
     assert o["global"][i] > o["random"][i] + 0.05, o  # magnitude beats chance (validation)
     assert r["seed"] == 0 and isinstance(r["choice_within_noise"], bool)
+    assert abs(r["snippet_fixed_sparsity"] - 0.9) <= 0.01  # end_step computed from the data reaches the target
 
 
 def _04(r):
@@ -158,7 +159,8 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "03_weight_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                       "tradeoff_oneshot", "layer_sparsity", "tflite_bytes_dense",
                                       "tflite_bytes_pruned", "tflite_bytes_sparse", "tradeoff_val",
-                                      "tradeoff_oneshot_val", "pruned_val_accuracy", "choice_within_noise"}, _03),
+                                      "tradeoff_oneshot_val", "pruned_val_accuracy", "choice_within_noise",
+                                      "snippet_fixed_sparsity"}, _03),
     "04_neuron_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
                                    "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
                                    "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
