@@ -142,6 +142,9 @@ def _10(r):
     assert r["lottery_ticket_accuracy"] == r["lottery_ticket_accuracies"][-1]
     lo, hi = r["capstone_drop_interval"]  # the paired 95% interval of the test drop brackets the drop
     assert lo - 1e-9 <= r["capstone_accuracy_drop"] <= hi + 1e-9
+    assert 0.1 < r["late_rewind_accuracy"] <= 1 and 0.1 < r["late_rewind_val_accuracy"] <= 1
+    change = r["per_class_accuracy_change"]  # one per digit, pruned − dense on test
+    assert len(change) == 10 and abs(r["per_class_max_drop"] + min(change)) < 1e-9
 
 
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
@@ -198,7 +201,8 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                      "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                      "lottery_ticket_accuracies", "random_reinit_accuracies", "capstone_drop_interval",
-                     "capstone_val_accuracy", "lottery_ticket_late_val_gap"}, _10),
+                     "capstone_val_accuracy", "lottery_ticket_late_val_gap", "late_rewind_accuracy",
+                     "late_rewind_val_accuracy", "per_class_max_drop", "per_class_accuracy_change"}, _10),
 }
 
 
