@@ -109,6 +109,8 @@ def _08(r):
     assert r["csr_break_even_sparsity"] == r["csr_break_even_sparsity_b256"]
     assert 0.5 < r["csr_storage_break_even_int32"] < r["csr_storage_break_even_int64"] < 0.7
     assert r["gzip_ratio_90"] < 1 and r["masked_file_ratio"] > 1.5
+    assert r["gzip_ratio_masks_attached"] > 1  # weight_orig keeps the dense values until prune.remove
+    assert -1 <= r["per_class_max_drop"] <= 1
     assert 0.7 <= r["zeros90_latency_ratio_b256"] <= 1.4
     assert r["neuron_speedup_b256"] > 1 and r["channel_speedup_b256"] > 1
     ops = r["operating_points"]
@@ -127,7 +129,8 @@ def _09(r):
     assert r["l1_thresholded_gzip_bytes"] <= r["baseline_thresholded_gzip_bytes"]
     assert 1 <= r["early_stopping_epoch"] <= r["epochs"]
     assert abs(r["magnitude_pruned_sparsity"] - 0.9) < 1e-3
-    for k in ("magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_accuracy"):
+    for k in ("magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_accuracy", "l1_finetuned_accuracy",
+              "l2_finetuned_accuracy", "l1_finetuned_val_accuracy", "l2_finetuned_val_accuracy"):
         assert 0.1 < r[k] <= 1, (k, r[k])
 
 
@@ -191,14 +194,17 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                         "neuron_speedup_b256", "channel_speedup_b256", "operating_points",
                                         "csr_storage_break_even_int32", "csr_storage_break_even_int64",
                                         "chosen_sparsity", "seed", "control_val_difference",
-                                        "dense_val_accuracy_mean"}, _08),
+                                        "dense_val_accuracy_mean", "gzip_ratio_masks_attached",
+                                        "per_class_max_drop"}, _08),
     "09_pruning_regularization_and_early_stopping": ({"l1_near_zero_fraction", "baseline_near_zero_fraction",
                                                       "magnitude_pruned_accuracy", "large_sparse_accuracy",
                                                       "small_dense_accuracy", "early_stopping_epoch", "epochs",
                                                       "l1_abs_sum_ratio", "magnitude_pruned_sparsity",
                                                       "l1_thresholded_gzip_bytes",
                                                       "baseline_thresholded_gzip_bytes", "seed",
-                                                      "large_vs_small_val"}, _09),
+                                                      "large_vs_small_val", "l1_finetuned_accuracy",
+                                                      "l2_finetuned_accuracy", "l1_finetuned_val_accuracy",
+                                                      "l2_finetuned_val_accuracy"}, _09),
     "10_capstone": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                      "lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                      "lottery_ticket_accuracies", "random_reinit_accuracies", "capstone_drop_interval",
