@@ -375,7 +375,7 @@ def latency(
       ``tf.config.threading.get_intra_op_parallelism_threads()``, or the number of usable CPUs
       when that is 0 (TensorFlow's default: one thread per core).
 
-    Introduced in 04_neuron_pruning_pytorch.
+    Introduced in 02_weight_pruning_pytorch.
     """
     shape, batch_size, repeats, warmup, threads = _check_timing_args(input_shape, batch_size, repeats, warmup,
                                                                      threads)

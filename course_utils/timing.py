@@ -449,8 +449,6 @@ def time_ratio(times: Mapping[str, Any], name: str, baseline: str, *, statistic:
       only one of the three that reproduces.
     - ``"median"``: ratio of the medians — what a typical call costs on this machine right now.
     - ``"paired"``: :func:`paired_ratio`, the median of the per-repeat ratios.
-
-    Introduced in 08_measuring_what_pruning_buys.
     """
     _check_statistic(statistic)
     if statistic == "paired":
@@ -486,7 +484,7 @@ def interleaved_latency(
     :func:`time_ratio`. Calls shorter than ``min_time`` seconds are
     looped and averaged. ``threads`` sets ``torch.set_num_threads`` while timing (restored).
     Returns ``{name: LatencyResult}`` in seconds per batch. For any framework, and with the IQR
-    and the fastest round, use :func:`course_utils.metrics.race`. Introduced in 08_measuring_what_pruning_buys.
+    and the fastest round, use :func:`course_utils.metrics.race`.
     """
     import torch  # only this function needs torch; importing course_utils.timing imports no framework
     from torch import nn

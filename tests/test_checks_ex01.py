@@ -38,7 +38,9 @@ def test_magnitude_mask_rejects_mistakes(capsys):
         return m
 
     def quantile(w, fraction):  # a threshold test cannot split ties (weights that are already zero)
-        return w.abs() > torch.quantile(w.abs().flatten(), fraction) if 0 < fraction < 1 else magnitude_mask(w, fraction)
+        if not 0 < fraction < 1:
+            return magnitude_mask(w, fraction)
+        return w.abs() > torch.quantile(w.abs().flatten(), fraction)
 
     def unstable(w, fraction):  # any k of the tied zeros will do
         k = round(fraction * w.numel())
@@ -72,7 +74,8 @@ def test_layerwise_masks():
 
     assert ex01.layerwise_masks(reference) is True
     assert verdict(ex01.layerwise_masks, global_threshold) is False
-    assert verdict(ex01.layerwise_masks, lambda weights, fraction: [magnitude_mask(w, fraction) for w in weights.values()]) is False
+    as_list = lambda weights, fraction: [magnitude_mask(w, fraction) for w in weights.values()]  # noqa: E731
+    assert verdict(ex01.layerwise_masks, as_list) is False
 
 
 def test_taylor_delta(capsys):

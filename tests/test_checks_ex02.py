@@ -35,7 +35,8 @@ def test_global_threshold_rejects_mistakes(capsys):
         every = torch.cat([w.abs().flatten() for w in weights.values()])
         return every.kthvalue(round(amount * every.numel()) + 1).values.item()
 
-    for wrong, words in [(values, "values"), (first_layer, "fc1"), (per_layer, "one number"), (off_by_one, "off by one")]:
+    for wrong, words in [(values, "values"), (first_layer, "fc1"), (per_layer, "one number"),
+                         (off_by_one, "off by one")]:
         assert verdict(ex02.global_threshold, wrong) is False
         assert words in capsys.readouterr().out
 

@@ -44,7 +44,8 @@ def test_incoming_l2_reports_placeholders_and_non_callables(capsys):
 # --------------------------------------------------------------------------- shrink_dense_pair
 def test_shrink_dense_pair_accepts_reference_and_variant(capsys):
     assert ex05.shrink_dense_pair(ex05.reference_shrink_dense_pair)
-    assert ex05.shrink_dense_pair(lambda k1, b1, k2, keep: [np.take(k1, keep, axis=1), b1[keep], np.take(k2, keep, axis=0)])
+    assert ex05.shrink_dense_pair(
+        lambda k1, b1, k2, keep: [np.take(k1, keep, axis=1), b1[keep], np.take(k2, keep, axis=0)])
     assert "✓" in capsys.readouterr().out
 
 

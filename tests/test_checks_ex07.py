@@ -111,7 +111,8 @@ def test_is_2_of_4_reference_agrees_with_tfmot():
     lambda k: all((np.count_nonzero(np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1)[:, g:g + 4], axis=1) <= 2).all()
                   for g in range(0, np.moveaxis(k, -1, 0).reshape(k.shape[-1], -1).shape[1], 4)),  # groups along out
     lambda k: bool((np.count_nonzero((k.T if k.ndim == 2 else np.moveaxis(k, 2, -1).reshape(-1, k.shape[2]))
-                                     .reshape(-1, 4), axis=1) == 2).all()) if np.asarray(k).shape[-2 if k.ndim == 4 else 0] % 4 == 0 else False,
+                                     .reshape(-1, 4), axis=1) == 2).all())
+    if np.asarray(k).shape[-2 if k.ndim == 4 else 0] % 4 == 0 else False,
     lambda k: 1,
 ])
 def test_is_2_of_4_rejects_wrong_answers(wrong, capsys):

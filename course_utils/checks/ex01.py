@@ -7,9 +7,9 @@ not solved an exercise can still run the lesson, and its "Stuck?" line loads the
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
 import torch
 
 from ._common import call as _call
@@ -42,7 +42,8 @@ def _check_mask(got: Any, w: torch.Tensor, expected: torch.Tensor, what: str) ->
         return _fail(f"{what}: your mask is inverted (True where a weight is removed)",
                      "True must mean *keep*: the kept weights are the large ones")
     if n_got != n_exp:
-        ties = "" if int((w == 0).sum()) == 0 else " This weight has exact zeros (ties): a threshold test alone cannot pick exactly k of them."
+        ties = ("" if int((w == 0).sum()) == 0
+                else " This weight has exact zeros (ties): a threshold test alone cannot pick exactly k of them.")
         return _fail(f"{what}: expected {n_exp} kept weights of {w.numel()}, got {n_got}.{ties}",
                      "remove exactly k = round(fraction * w.numel()) weights (fraction 0 keeps all, 1 keeps none); "
                      "torch.argsort(w.abs().flatten())[:k] gives the positions of the k smallest")
@@ -125,8 +126,10 @@ def layerwise_masks(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool
             if isinstance(m, torch.Tensor) and tuple(m.shape) == tuple(w.shape):
                 kept = int((m != 0).sum())
                 if name == "tiny" and kept == 0:
-                    return _fail(f"fraction {fraction}: layer 'tiny' lost every weight — that is one *global* threshold",
-                                 "rank each layer's weights against its own magnitudes, not against all layers together")
+                    return _fail(f"fraction {fraction}: layer 'tiny' lost every weight — "
+                                 "that is one *global* threshold",
+                                 "rank each layer's weights against its own magnitudes, "
+                                 "not against all layers together")
             if not _check_mask(m, w, _expected_mask(w, fraction), f"fraction {fraction}, layer {name!r}"):
                 return False
     return _ok("layerwise_masks: every layer keeps its own largest weights")

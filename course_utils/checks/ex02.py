@@ -8,7 +8,8 @@ not solved an exercise can still run the lesson, and its "Stuck?" line loads the
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

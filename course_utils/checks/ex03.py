@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from ._common import call as _call
 from ._common import exercise as _exercise
 from ._common import fail as _fail

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from ._common import call_named, check_callable
 from ._common import exercise as _exercise
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from ._common import call as _call
-from ._common import exercise as _exercise
 from ._common import check_callable
+from ._common import exercise as _exercise
 from ._common import ok as _ok
 
 __all__ = ["csr_bytes", "csr_storage_break_even", "theoretical_speedup"]

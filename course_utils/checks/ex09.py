@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
 from ._common import call_named, check_callable
 from ._common import exercise as _exercise
 
@@ -230,7 +231,8 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
             print(f"✗ {name} on {what}: expected an int epoch number, got {type(got).__name__} ({got!r}).")
             return False
         if int(got) != want:
-            hint = "walk through the epochs, count epochs without a strict improvement, stop when the count reaches patience"
+            hint = ("walk through the epochs, count epochs without a strict improvement, "
+                    "stop when the count reaches patience")
             if int(got) == want - 1:
                 hint = "epochs are numbered from 1 (epoch 1 is val_losses[0])"
             elif int(got) == int(np.argmin(losses)) + 1:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -164,7 +165,8 @@ def challenge(report: Any, test: Any = None, budget: Any = None, reference: Any 
                          "the model must take the same images as `dense` and return (N, 10) logits.")
         print(comparison)
     if not isinstance(report, capstone.Report):
-        return _fail(f"expected your model (or the Report returned by capstone.score(...)), got {type(report).__name__}",
+        return _fail("expected your model (or the Report returned by capstone.score(...)), "
+                     f"got {type(report).__name__}",
                      "ex10.challenge(capstone_model, test, budget, dense)")
     b = report.budget
     want = {
@@ -295,7 +297,8 @@ def rewind(fn: Callable[[Any, dict, dict], Any]) -> bool:
     def trained_pruned_model():
         m = mlp(hidden, seed=5)
         for n in layers:
-            prune.custom_from_mask(getattr(m, n), "weight", torch.as_tensor(rng.random(getattr(m, n).weight.shape) > 0.3))
+            keep = torch.as_tensor(rng.random(getattr(m, n).weight.shape) > 0.3)
+            prune.custom_from_mask(getattr(m, n), "weight", keep)
         with torch.no_grad():  # pretend training moved every parameter
             for p in m.parameters():
                 p.add_(0.1 * torch.randn_like(p))
