@@ -226,10 +226,19 @@ def test_unsolved_challenge_is_not_attempted(capsys):
     assert "not attempted" in capsys.readouterr().out
 
 
-def test_reference_capstone_model_passes_the_model_check(capsys):
-    """The reference solution, built on a small training subset, meets the challenge when scored by the checker."""
-    from course_utils import train_torch
+def test_reference_capstone_model_passes_the_model_check(capsys, monkeypatch):
+    """The reference solution, built on a small training subset, meets the challenge when scored by the checker.
+
+    Latency is a benchmark, not a unit-test quantity (on a loaded CI machine a race can say anything): here the
+    timing is replaced by a deterministic one, proportional to MACs, so the test checks the checker's logic."""
+    from course_utils import metrics, timing, train_torch
     from course_utils.data import load_mnist
+
+    def macs_as_latency(model, reference, shape, batch_size, rounds, repeats):
+        m, r = metrics.macs(model, shape) * 1e-9, metrics.macs(reference, shape) * 1e-9
+        return m, r, m / r, timing.PAIRED
+
+    monkeypatch.setattr(capstone, "_latency", macs_as_latency)
 
     s = load_mnist().subsample(train=1000, seed=0)
     train, val, test = (s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test)
