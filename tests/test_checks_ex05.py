@@ -39,6 +39,7 @@ def test_incoming_l2_reports_placeholders_and_non_callables(capsys):
     assert ex05.incoming_l2(todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
     assert verdict(ex05.incoming_l2, "incoming_l2") is False
+    assert "pass your function itself" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- shrink_dense_pair

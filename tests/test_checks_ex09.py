@@ -49,6 +49,7 @@ def test_l1_penalty_reports_exceptions_and_placeholders(capsys):
     assert ex09.l1_penalty(todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
     assert verdict(ex09.l1_penalty, 42) is False
+    assert "pass your function itself" in capsys.readouterr().out
 
 
 def test_reference_l1_penalty_rejects_a_model_without_layers():

@@ -112,22 +112,3 @@ def call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         fail(f"the function raised {type(e).__name__}: {e}", "read the traceback below")
         traceback.print_exc(limit=3)
         return False, None
-
-
-def check_callable(fn: Any, name: str, module: str) -> bool:
-    """False (with a message) unless ``fn`` is callable; ``module`` is e.g. ``"ex05"`` for the hint."""
-    if not callable(fn):
-        print(f"✗ {name}: pass your function itself, e.g. {module}.{name}({name}); got {type(fn).__name__}.")
-        return False
-    return True
-
-
-def call_named(fn: Callable, name: str, *args: Any) -> tuple[bool, Any]:
-    """Like :func:`call`, with messages that name the exercise function ``name``."""
-    try:
-        return True, fn(*args)
-    except NotImplementedError:
-        raise NotAttempted from None
-    except Exception as e:  # the learner's code may raise anything
-        print(f"✗ {name} raised {type(e).__name__}: {e}")
-    return False, None

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ._common import call_named, check_callable
+from ._common import call as _call
 from ._common import exercise as _exercise
+from ._common import fail as _fail
+from ._common import ok as _ok
 
 __all__ = [
     "incoming_l2",
@@ -54,20 +56,13 @@ def reference_mlp_macs(sizes: Any) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _check_callable(fn: Any, name: str) -> bool:
-    return check_callable(fn, name, "ex05")
-
-
-_call = call_named
-
 def _as_array(got: Any, name: str, label: str) -> np.ndarray | None:
     if hasattr(got, "numpy") and not isinstance(got, np.ndarray):  # a tf.Tensor is fine too
         got = got.numpy()
     try:
         return np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
-        print(f"✗ {name} on {label}: expected a numpy array, got {type(got).__name__}.")
+        _fail(f"{name} on {label}: expected a numpy array, got {type(got).__name__}.")
         return None
 
 
@@ -84,34 +79,32 @@ def incoming_l2(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     over the wrong axis gives the wrong shape or the wrong values. Introduced in 05_neuron_pruning_tensorflow.
     """
     name = "incoming_l2"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex05.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = [("a 784 x 7 kernel", _rng(1).normal(size=(784, 7))),
              ("a 3 x 5 kernel", _rng(2).normal(size=(3, 5))),
              ("a 6 x 6 kernel", _rng(3).normal(size=(6, 6)) * np.arange(1, 7))]
     for label, kernel in cases:
         want = reference_incoming_l2(kernel)
-        ok, got = _call(fn, name, kernel.copy())
+        ok, got = _call(fn, kernel.copy())
         if not ok:
             return False
         arr = _as_array(got, name, label)
         if arr is None:
             return False
         if arr.shape != want.shape:
-            print(f"✗ {name} on {label}: expected shape {want.shape} (one norm per unit), got {arr.shape}. "
-                  "Hint: a Keras Dense kernel is (inputs, units) — the incoming weights of unit j are the "
-                  "column kernel[:, j], so reduce over axis 0.")
-            return False
+            return _fail(f"{name} on {label}: expected shape {want.shape} (one norm per unit), got {arr.shape}.",
+                         "a Keras Dense kernel is (inputs, units) — the incoming weights of unit j are the "
+                         "column kernel[:, j], so reduce over axis 0.")
         if not np.allclose(arr, want, rtol=1e-5, atol=1e-8):
-            hint = "Hint: reduce over axis 0 (the inputs)."
+            hint = "reduce over axis 0 (the inputs)."
             if np.allclose(arr, np.abs(kernel).sum(axis=0)):
                 hint = "That is the L1 norm; the L2 norm is sqrt(sum(w**2))."
             elif np.allclose(arr, (kernel ** 2).sum(axis=0)):
                 hint = "That is the squared L2 norm: take the square root."
-            print(f"✗ {name} on {label}: expected {np.round(want[:4], 4)}…, got {np.round(arr[:4], 4)}…. {hint}")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden kernels.")
-    return True
+            return _fail(f"{name} on {label}: expected {np.round(want[:4], 4)}…, got {np.round(arr[:4], 4)}….", hint)
+    return _ok(f"{name}: correct on {len(cases)} hidden kernels.")
 
 
 @_exercise
@@ -124,8 +117,9 @@ def shrink_dense_pair(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray
     Introduced in 05_neuron_pruning_tensorflow.
     """
     name = "shrink_dense_pair"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex05.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = [("8 inputs, 6 hidden, 4 outputs, keep [0, 2, 5]", (8, 6, 4), np.array([0, 2, 5])),
              ("5 inputs, 5 hidden, 5 outputs, keep [1, 3]", (5, 5, 5), np.array([1, 3])),
              ("784 inputs, 10 hidden, 3 outputs, keep 7 units", (784, 10, 3), np.array([0, 1, 2, 4, 6, 8, 9]))]
@@ -133,12 +127,12 @@ def shrink_dense_pair(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray
         r = _rng(10 + i)
         k1, b1, k2 = r.normal(size=(n_in, n_hidden)), r.normal(size=n_hidden), r.normal(size=(n_hidden, n_out))
         want = reference_shrink_dense_pair(k1, b1, k2, keep)
-        ok, got = _call(fn, name, k1.copy(), b1.copy(), k2.copy(), keep.copy())
+        ok, got = _call(fn, k1.copy(), b1.copy(), k2.copy(), keep.copy())
         if not ok:
             return False
         if not isinstance(got, (tuple, list)) or len(got) != 3:
-            print(f"✗ {name} on {label}: return a tuple (k1_small, b1_small, k2_small), got {type(got).__name__}.")
-            return False
+            return _fail(f"{name} on {label}: return a tuple (k1_small, b1_small, k2_small), "
+                         f"got {type(got).__name__}.")
         arrs = [_as_array(g, name, label) for g in got]
         if any(a is None for a in arrs):
             return False
@@ -149,19 +143,16 @@ def shrink_dense_pair(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray
              "k2 is (hidden, outputs): keep its rows, k2[keep, :]"),
         ):
             if a.shape != w.shape or not np.allclose(a, w):
-                print(f"✗ {name} on {label}: {what} should have shape {w.shape}, got {a.shape}"
-                      f"{'' if a.shape != w.shape else ' with different values'}. Hint: {hint}.")
-                return False
+                return _fail(f"{name} on {label}: {what} should have shape {w.shape}, got {a.shape}"
+                             f"{'' if a.shape != w.shape else ' with different values'}.", f"{hint}.")
         x = r.random((4, n_in))
         mask = np.zeros(n_hidden)
         mask[keep] = 1
         big = np.maximum(x @ (k1 * mask) + b1 * mask, 0) @ k2
         small = np.maximum(x @ arrs[0] + arrs[1], 0) @ arrs[2]
         if not np.allclose(big, small):
-            print(f"✗ {name} on {label}: the small network's outputs differ from the masked big network's.")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden cases, and the small networks compute the same outputs.")
-    return True
+            return _fail(f"{name} on {label}: the small network's outputs differ from the masked big network's.")
+    return _ok(f"{name}: correct on {len(cases)} hidden cases, and the small networks compute the same outputs.")
 
 
 @_exercise
@@ -172,27 +163,25 @@ def mlp_macs(fn: Callable[[Any], int]) -> bool:
     Introduced in 05_neuron_pruning_tensorflow.
     """
     name = "mlp_macs"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex05.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = [(784, 300, 100, 10), (784, 90, 30, 10), (5, 3), (10, 7, 6, 5, 4)]
     for sizes in cases:
         want = reference_mlp_macs(sizes)
-        ok, got = _call(fn, name, sizes)
+        ok, got = _call(fn, sizes)
         if not ok:
             return False
         try:
             value = float(got)
         except (TypeError, ValueError):
-            print(f"✗ {name}{sizes}: expected a number, got {type(got).__name__}.")
-            return False
+            return _fail(f"{name}{sizes}: expected a number, got {type(got).__name__}.")
         if value != want:
             pairs = list(zip(sizes[:-1], sizes[1:]))
-            hint = "Hint: one a × b per pair of consecutive widths, summed."
+            hint = "one a × b per pair of consecutive widths, summed."
             if value == want + sum(b for _, b in pairs):
                 hint = "You counted the biases: they are additions, not multiply-accumulates."
             elif value == sum(a * b for a, b in zip(sizes[:-2], sizes[1:-1])):
                 hint = "You forgot the last layer (hidden → logits)."
-            print(f"✗ {name}{sizes}: expected {want:,}, got {got!r}. {hint}")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden MLPs.")
-    return True
+            return _fail(f"{name}{sizes}: expected {want:,}, got {got!r}.", hint)
+    return _ok(f"{name}: correct on {len(cases)} hidden MLPs.")

@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ._common import call_named, check_callable
+from ._common import call as _call
 from ._common import exercise as _exercise
+from ._common import fail as _fail
+from ._common import ok as _ok
 
 __all__ = [
     "filter_l1",
@@ -64,20 +66,13 @@ def reference_is_2_of_4(kernel: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _check_callable(fn: Any, name: str) -> bool:
-    return check_callable(fn, name, "ex07")
-
-
-_call = call_named
-
 def _as_array(got: Any, name: str, label: str, dtype: Any = np.float64) -> np.ndarray | None:
     if hasattr(got, "numpy") and not isinstance(got, np.ndarray):  # a tf.Tensor is fine too
         got = got.numpy()
     try:
         return np.asarray(got, dtype=dtype)
     except (TypeError, ValueError):
-        print(f"✗ {name} on {label}: expected a numpy array, got {type(got).__name__}.")
+        _fail(f"{name} on {label}: expected a numpy array, got {type(got).__name__}.")
         return None
 
 
@@ -90,35 +85,33 @@ def filter_l1(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     (a wrong axis gives wrong values). Introduced in 07_structured_pruning_tensorflow.
     """
     name = "filter_l1"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex07.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     r = np.random.default_rng(7)
     cases = [("a 3x3 kernel, 1 input channel, 8 filters", r.normal(size=(3, 3, 1, 8))),
              ("a 3x3 kernel, 6 input channels, 4 filters", r.normal(size=(3, 3, 6, 4))),
              ("a 3x3 kernel, 5 input channels, 5 filters", r.normal(size=(3, 3, 5, 5)) * np.arange(1, 6))]
     for label, kernel in cases:
         want = reference_filter_l1(kernel)
-        ok, got = _call(fn, name, kernel.copy())
+        ok, got = _call(fn, kernel.copy())
         if not ok:
             return False
         arr = _as_array(got, name, label)
         if arr is None:
             return False
         if arr.shape != want.shape:
-            print(f"✗ {name} on {label}: expected shape {want.shape} (one norm per filter), got {arr.shape}. "
-                  "Hint: a Keras Conv2D kernel is (kh, kw, in_channels, filters); filter j is kernel[..., j], "
-                  "so sum |w| over axes (0, 1, 2).")
-            return False
+            return _fail(f"{name} on {label}: expected shape {want.shape} (one norm per filter), got {arr.shape}.",
+                         "a Keras Conv2D kernel is (kh, kw, in_channels, filters); filter j is kernel[..., j], "
+                         "so sum |w| over axes (0, 1, 2).")
         if not np.allclose(arr, want, rtol=1e-5, atol=1e-8):
-            hint = "Hint: sum |w| over axes (0, 1, 2) — the last axis indexes the filters."
+            hint = "sum |w| over axes (0, 1, 2) — the last axis indexes the filters."
             if np.allclose(arr, np.sqrt((kernel ** 2).sum(axis=(0, 1, 2)))):
                 hint = "That is the L2 norm; Li et al. 2017 rank filters by the L1 norm, sum(|w|)."
             elif np.allclose(arr, kernel.sum(axis=(0, 1, 2))):
                 hint = "Take the absolute value first: positive and negative weights must not cancel."
-            print(f"✗ {name} on {label}: expected {np.round(want[:4], 3)}…, got {np.round(arr[:4], 3)}…. {hint}")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden kernels.")
-    return True
+            return _fail(f"{name} on {label}: expected {np.round(want[:4], 3)}…, got {np.round(arr[:4], 3)}….", hint)
+    return _ok(f"{name}: correct on {len(cases)} hidden kernels.")
 
 
 @_exercise
@@ -128,13 +121,14 @@ def flatten_rows(fn: Callable[[int, int, int, Any], np.ndarray]) -> bool:
     Introduced in 07_structured_pruning_tensorflow.
     """
     name = "flatten_rows"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex07.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = [(2, 2, 3, [0, 2]), (7, 7, 64, list(range(0, 64, 2))), (3, 1, 4, [1]), (1, 1, 5, [0, 3, 4])]
     for h, w, c, keep in cases:
         label = f"h={h}, w={w}, c={c}, keep={keep if len(keep) < 6 else str(keep[:4])[:-1] + ', …]'}"
         want = reference_flatten_rows(h, w, c, keep)
-        ok, got = _call(fn, name, h, w, c, np.array(keep))
+        ok, got = _call(fn, h, w, c, np.array(keep))
         if not ok:
             return False
         arr = _as_array(got, name, label, dtype=np.float64)
@@ -152,11 +146,9 @@ def flatten_rows(fn: Callable[[int, int, int, Any], np.ndarray]) -> bool:
                 hint = "Right rows, wrong order: return them in increasing order (position by position)."
             else:
                 hint = "Row = (i * w + j) * c + k for every position (i, j) and every kept channel k."
-            print(f"✗ {name}({label}): expected {want.size} rows starting {want[:6].tolist()}, got {arr.size} "
-                  f"rows starting {arr[:6].astype(int).tolist()}. {hint}")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden feature maps.")
-    return True
+            return _fail(f"{name}({label}): expected {want.size} rows starting {want[:6].tolist()}, got {arr.size} "
+                         f"rows starting {arr[:6].astype(int).tolist()}.", hint)
+    return _ok(f"{name}: correct on {len(cases)} hidden feature maps.")
 
 
 def _cases_2_of_4() -> list[tuple[str, np.ndarray, bool]]:
@@ -196,23 +188,21 @@ def is_2_of_4(fn: Callable[[np.ndarray], bool]) -> bool:
     Introduced in 07_structured_pruning_tensorflow.
     """
     name = "is_2_of_4"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex07.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = _cases_2_of_4()
     for label, kernel, want in cases:
-        ok, got = _call(fn, name, kernel.copy())
+        ok, got = _call(fn, kernel.copy())
         if not ok:
             return False
         if not isinstance(got, (bool, np.bool_)):
-            print(f"✗ {name} on {label}: return True or False, got {type(got).__name__} ({got!r}).")
-            return False
+            return _fail(f"{name} on {label}: return True or False, got {type(got).__name__} ({got!r}).")
         if bool(got) != want:
             hint = ("Group 4 consecutive *input* channels of the same output and kernel position: for a Conv2D "
                     "kernel (kh, kw, in, out) move the input axis last, e.g. np.moveaxis(k, 2, -1), and reshape "
                     "to (-1, in); for a Dense kernel (in, out) use k.T.")
             if "all-zero" in label or "1 input" in label:
                 hint = "The rule is *at most* 2 nonzeros per group (more zeros are fine; a short group too)."
-            print(f"✗ {name} on {label}: expected {want}, got {bool(got)}. {hint}")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden kernels.")
-    return True
+            return _fail(f"{name} on {label}: expected {want}, got {bool(got)}.", hint)
+    return _ok(f"{name}: correct on {len(cases)} hidden kernels.")

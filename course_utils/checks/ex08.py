@@ -15,15 +15,11 @@ from typing import Any
 import numpy as np
 
 from ._common import call as _call
-from ._common import check_callable
 from ._common import exercise as _exercise
+from ._common import fail as _fail
 from ._common import ok as _ok
 
 __all__ = ["csr_bytes", "csr_storage_break_even", "theoretical_speedup"]
-
-
-def _check_callable(fn: Any, name: str) -> bool:
-    return check_callable(fn, name, "ex08")
 
 
 # ----------------------------------------------------------------------------- reference answers
@@ -89,8 +85,9 @@ def _csr_cases() -> list[tuple[str, np.ndarray, int, int]]:
 def csr_bytes(fn: Callable[..., Any]) -> bool:
     """Exercise 1: ``fn(matrix, index_bytes=4, value_bytes=4)`` → bytes of the CSR form of a 2-D array:
     nonzero values + one column index per nonzero + ``rows + 1`` row pointers."""
-    if not _check_callable(fn, "csr_bytes"):
-        return False
+    name = "csr_bytes"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
     for what, w, ib, vb in _csr_cases():
         ok, got = _call(fn, w.copy(), index_bytes=ib, value_bytes=vb)
         if not ok:
@@ -99,19 +96,19 @@ def csr_bytes(fn: Callable[..., Any]) -> bool:
         g = _number(got)
         if g is None or g != want:
             nnz, rows = int(np.count_nonzero(w)), w.shape[0]
-            print(f"✗ for {what} (index_bytes={ib}, value_bytes={vb}): expected {want:,} bytes, got {got!r}")
             if g == nnz * vb:
-                print("  Hint: that is nonzeros × value bytes only — the anchors' mistake. CSR also stores "
-                      "a column index for every nonzero and the row pointers.")
+                hint = ("that is nonzeros × value bytes only — the anchors' mistake. CSR also stores "
+                        "a column index for every nonzero and the row pointers.")
             elif g == nnz * (vb + ib):
-                print("  Hint: values and column indices are right; add the row-pointer array.")
+                hint = "values and column indices are right; add the row-pointer array."
             elif g == nnz * (vb + ib) + rows * ib:
-                print(f"  Hint: the row-pointer array has rows + 1 = {rows + 1} entries (it starts with 0).")
+                hint = f"the row-pointer array has rows + 1 = {rows + 1} entries (it starts with 0)."
             elif g == w.size * vb:
-                print("  Hint: that is the dense size; count only the nonzeros (np.count_nonzero).")
+                hint = "that is the dense size; count only the nonzeros (np.count_nonzero)."
             else:
-                print("  Hint: bytes = nnz × (value_bytes + index_bytes) + (rows + 1) × index_bytes.")
-            return False
+                hint = "bytes = nnz × (value_bytes + index_bytes) + (rows + 1) × index_bytes."
+            return _fail(f"for {what} (index_bytes={ib}, value_bytes={vb}): expected {want:,} bytes, got {got!r}",
+                         hint)
     return _ok("csr_bytes counts values, column indices and row pointers correctly.")
 
 
@@ -125,8 +122,9 @@ def _break_even_ref(rows: int, cols: int, value_bytes: int, index_bytes: int) ->
 def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
     """Exercise 2: ``fn(rows, cols, value_bytes=4, index_bytes=4)`` → the smallest *sparsity*
     (fraction of zeros) at which a CSR matrix takes no more bytes than the dense one."""
-    if not _check_callable(fn, "csr_storage_break_even"):
-        return False
+    name = "csr_storage_break_even"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
     cases = [(300, 784, 4, 4), (300, 784, 4, 8), (4, 4, 4, 4), (10, 3, 2, 4), (100, 10, 4, 2)]
     for rows, cols, vb, ib in cases:
         ok, got = _call(fn, rows, cols, value_bytes=vb, index_bytes=ib)
@@ -135,21 +133,20 @@ def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
         want = _break_even_ref(rows, cols, vb, ib)
         g = _number(got)
         if g is None or not math.isclose(g, want, rel_tol=1e-6, abs_tol=1e-9):
-            print(f"✗ for a {rows}×{cols} matrix with value_bytes={vb}, index_bytes={ib}: "
-                  f"expected sparsity {want:.6f}, got {got!r}")
             if g is not None and math.isclose(g, 1 - want, rel_tol=1e-6):
-                print("  Hint: you returned the *density* (fraction of nonzeros); the question asks for the "
-                      "sparsity = 1 − density.")
+                hint = ("you returned the *density* (fraction of nonzeros); the question asks for the "
+                        "sparsity = 1 − density.")
             elif g is not None and math.isclose(g, ib / (vb + ib), rel_tol=1e-6):
-                print("  Hint: close, but the row pointers cost (rows + 1) × index_bytes too — they matter "
-                      "for small matrices.")
+                hint = ("close, but the row pointers cost (rows + 1) × index_bytes too — they matter "
+                        "for small matrices.")
             elif g is not None and math.isclose(g, vb / (vb + ib), rel_tol=1e-6):
-                print("  Hint: that ignores the row pointers and returns a density; solve "
-                      "nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz, then sparsity = 1 − nnz/(rows·cols).")
+                hint = ("that ignores the row pointers and returns a density; solve "
+                        "nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz, then sparsity = 1 − nnz/(rows·cols).")
             else:
-                print("  Hint: solve nnz·(value_bytes + index_bytes) + (rows + 1)·index_bytes = rows·cols·value_bytes "
-                      "for nnz; sparsity = 1 − nnz / (rows·cols).")
-            return False
+                hint = ("solve nnz·(value_bytes + index_bytes) + (rows + 1)·index_bytes = rows·cols·value_bytes "
+                        "for nnz; sparsity = 1 − nnz / (rows·cols).")
+            return _fail(f"for a {rows}×{cols} matrix with value_bytes={vb}, index_bytes={ib}: "
+                         f"expected sparsity {want:.6f}, got {got!r}", hint)
     return _ok("csr_storage_break_even is right, row pointers included.")
 
 
@@ -198,8 +195,9 @@ def _speedup_ref(dense: Any, pruned: Any, input_shape: tuple[int, ...]) -> float
 def theoretical_speedup(fn: Callable[..., Any]) -> bool:
     """Exercise 3: ``fn(dense_model, pruned_model, input_shape)`` → dense MACs / MACs that touch a nonzero
     weight of the pruned model (a *theoretical* speed-up)."""
-    if not _check_callable(fn, "theoretical_speedup"):
-        return False
+    name = "theoretical_speedup"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
     from .. import metrics
 
     for what, dense, pruned, shape in _speedup_cases():
@@ -209,19 +207,18 @@ def theoretical_speedup(fn: Callable[..., Any]) -> bool:
         want = _speedup_ref(dense, pruned, shape)
         g = _number(got)
         if g is None or not math.isclose(g, want, rel_tol=1e-6):
-            print(f"✗ for {what}: expected a theoretical speed-up of {want:.4f}×, got {got!r}")
             params_ratio = metrics.count_params(dense) / metrics.count_nonzero(pruned)
             if g is not None and math.isclose(g, params_ratio, rel_tol=1e-6):
-                print("  Hint: that is the compression ratio (parameters / nonzeros). MACs weigh each weight by "
-                      "how often it is used: a conv weight is used at every output position, a bias never "
-                      "multiplies. Use metrics.layer_macs and each layer's density.")
+                hint = ("that is the compression ratio (parameters / nonzeros). MACs weigh each weight by "
+                        "how often it is used: a conv weight is used at every output position, a bias never "
+                        "multiplies. Use metrics.layer_macs and each layer's density.")
             elif g is not None and math.isclose(g, 1 / want, rel_tol=1e-6):
-                print("  Hint: upside down — dense MACs go on top.")
+                hint = "upside down — dense MACs go on top."
             elif g is not None and math.isclose(g, 1.0, rel_tol=1e-6):
-                print("  Hint: metrics.macs counts dense shapes (what a dense kernel does); scale each layer's "
-                      "MACs by its fraction of nonzero weights (1 − metrics.layer_sparsity).")
+                hint = ("metrics.macs counts dense shapes (what a dense kernel does); scale each layer's "
+                        "MACs by its fraction of nonzero weights (1 − metrics.layer_sparsity).")
             else:
-                print("  Hint: sum over layers of layer_macs × (1 − layer sparsity) for the pruned model; "
-                      "divide metrics.macs(dense) by it.")
-            return False
+                hint = ("sum over layers of layer_macs × (1 − layer sparsity) for the pruned model; "
+                        "divide metrics.macs(dense) by it.")
+            return _fail(f"for {what}: expected a theoretical speed-up of {want:.4f}×, got {got!r}", hint)
     return _ok("theoretical_speedup weighs each layer's MACs by its density. Remember: theoretical, not measured.")

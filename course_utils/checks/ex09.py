@@ -25,8 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import call_named, check_callable
+from ._common import call as _call
 from ._common import exercise as _exercise
+from ._common import fail as _fail
+from ._common import ok as _ok
 
 __all__ = ["l1_penalty", "near_zero_fraction", "early_stopping_epoch",
            "reference_l1_penalty", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
@@ -63,13 +65,6 @@ def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int) -
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _check_callable(fn: Any, name: str) -> bool:
-    return check_callable(fn, name, "ex09")
-
-
-_call = call_named
-
 def _mlp(seed: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.ReLU(), nn.Dropout(0.2), nn.Linear(5, 3))
@@ -99,22 +94,21 @@ def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
     Prints a message and returns True/False. Introduced in 09_pruning_regularization_and_early_stopping.
     """
     name = "l1_penalty"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     for label, model in (("an MLP with dropout", _mlp(1)), ("a CNN with BatchNorm", _cnn(2))):
         want = float(reference_l1_penalty(model).detach())
-        ok, got = _call(fn, name, model)
+        ok, got = _call(fn, model)
         if not ok:
             return False
         if not isinstance(got, torch.Tensor):
-            print(f"✗ {name} on {label}: expected a torch.Tensor, got {type(got).__name__} ({got!r}). "
-                  "Hint: don't call .item() or float(): the penalty must stay a tensor so that "
-                  "`loss + lam * l1_penalty(model)` can be back-propagated.")
-            return False
+            return _fail(f"{name} on {label}: expected a torch.Tensor, got {type(got).__name__} ({got!r}).",
+                         "don't call .item() or float(): the penalty must stay a tensor so that "
+                         "`loss + lam * l1_penalty(model)` can be back-propagated.")
         if got.numel() != 1:
-            print(f"✗ {name} on {label}: expected a scalar (one number), got a tensor of shape {tuple(got.shape)}. "
-                  "Hint: sum over all elements of every weight, then over layers.")
-            return False
+            return _fail(f"{name} on {label}: expected a scalar (one number), got a tensor of shape "
+                         f"{tuple(got.shape)}.", "sum over all elements of every weight, then over layers.")
         value = float(got.detach())
         if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
             with torch.no_grad():
@@ -127,26 +121,22 @@ def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
                 hint = "you included BatchNorm's weight (its scale γ); keep only nn.Linear / nn.Conv2d modules"
             elif value < want:
                 hint = "use the sum of absolute values, not the mean; and include every Linear/Conv layer"
-            print(f"✗ {name} on {label}: expected {want:.6f}, got {value:.6f}. Hint: {hint}.")
-            return False
+            return _fail(f"{name} on {label}: expected {want:.6f}, got {value:.6f}.", f"{hint}.")
         if not got.requires_grad:
-            print(f"✗ {name} on {label}: the value is right but carries no gradient. Hint: don't detach, "
-                  "use torch.no_grad() or convert to numpy — compute it from module.weight directly.")
-            return False
+            return _fail(f"{name} on {label}: the value is right but carries no gradient.",
+                         "don't detach, use torch.no_grad() or convert to numpy — compute it from module.weight "
+                         "directly.")
         model.zero_grad(set_to_none=True)
         try:
             got.sum().backward()
         except Exception as e:
-            print(f"✗ {name} on {label}: backward() failed ({type(e).__name__}: {e}).")
-            return False
+            return _fail(f"{name} on {label}: backward() failed ({type(e).__name__}: {e}).")
         for m in model.modules():
             if isinstance(m, _PRUNABLE):
                 if m.weight.grad is None or not torch.allclose(m.weight.grad, m.weight.detach().sign()):
-                    print(f"✗ {name} on {label}: the gradient with respect to a weight should be sign(w). "
-                          "Hint: sum(|w|) over the weights, computed from module.weight.")
-                    return False
-    print(f"✓ {name}: correct value and gradient on an MLP with dropout and a CNN with BatchNorm.")
-    return True
+                    return _fail(f"{name} on {label}: the gradient with respect to a weight should be sign(w).",
+                                 "sum(|w|) over the weights, computed from module.weight.")
+    return _ok(f"{name}: correct value and gradient on an MLP with dropout and a CNN with BatchNorm.")
 
 
 @_exercise
@@ -158,8 +148,9 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
     Introduced in 09_pruning_regularization_and_early_stopping.
     """
     name = "near_zero_fraction"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     rng = np.random.default_rng(9)
     cases = [
         # big layer mostly near zero, small layer mostly not: pooled != mean of per-layer fractions
@@ -174,14 +165,13 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
     ]
     for weights, tol in cases:
         want = reference_near_zero_fraction(weights, tol)
-        ok, got = _call(fn, name, {k: v.copy() for k, v in weights.items()}, tol)
+        ok, got = _call(fn, {k: v.copy() for k, v in weights.items()}, tol)
         if not ok:
             return False
         try:
             value = float(got)
         except (TypeError, ValueError):
-            print(f"✗ {name}: expected a number (fraction 0-1), got {type(got).__name__}.")
-            return False
+            return _fail(f"{name}: expected a number (fraction 0-1), got {type(got).__name__}.")
         if not math.isclose(value, want, abs_tol=1e-9):
             per_layer = float(np.mean([reference_near_zero_fraction({"x": w}, tol) for w in weights.values()]))
             signed = float(np.mean(np.concatenate([np.asarray(w).ravel() for w in weights.values()]) < tol))
@@ -194,11 +184,9 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
             elif value > 1:
                 hint = "return a fraction 0-1, not a count or a percentage"
             sizes = {k: v.size for k, v in weights.items()}
-            print(f"✗ {name}: for layers of sizes {sizes} and tol={tol}, expected {want:.6f}, got {value:.6f}. "
-                  f"Hint: {hint}.")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden cases.")
-    return True
+            return _fail(f"{name}: for layers of sizes {sizes} and tol={tol}, expected {want:.6f}, got {value:.6f}.",
+                         f"{hint}.")
+    return _ok(f"{name}: correct on {len(cases)} hidden cases.")
 
 
 @_exercise
@@ -211,8 +199,9 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
     True/False. Introduced in 09_pruning_regularization_and_early_stopping.
     """
     name = "early_stopping_epoch"
-    if not _check_callable(fn, name):
-        return False
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
+                     f"got {type(fn).__name__}.")
     cases = [
         ([1.0, 0.8, 0.7, 0.75, 0.9, 1.0, 1.1], 2, "a U-shaped curve"),
         ([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 3, "a lower loss that comes only after the stop"),
@@ -224,12 +213,11 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
     ]
     for losses, patience, what in cases:
         want = reference_early_stopping_epoch(losses, patience)
-        ok, got = _call(fn, name, losses.copy() if isinstance(losses, np.ndarray) else list(losses), patience)
+        ok, got = _call(fn, losses.copy() if isinstance(losses, np.ndarray) else list(losses), patience)
         if not ok:
             return False
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-            print(f"✗ {name} on {what}: expected an int epoch number, got {type(got).__name__} ({got!r}).")
-            return False
+            return _fail(f"{name} on {what}: expected an int epoch number, got {type(got).__name__} ({got!r}).")
         if int(got) != want:
             hint = ("walk through the epochs, count epochs without a strict improvement, "
                     "stop when the count reaches patience")
@@ -237,8 +225,6 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
                 hint = "epochs are numbered from 1 (epoch 1 is val_losses[0])"
             elif int(got) == int(np.argmin(losses)) + 1:
                 hint = "argmin sees the whole curve; training stopped before that epoch, so it never saw that loss"
-            print(f"✗ {name} on {what} {list(np.round(np.asarray(losses, dtype=float), 3))} with patience={patience}: "
-                  f"expected epoch {want}, got {got}. Hint: {hint}.")
-            return False
-    print(f"✓ {name}: correct on {len(cases)} hidden loss curves.")
-    return True
+            return _fail(f"{name} on {what} {list(np.round(np.asarray(losses, dtype=float), 3))} "
+                         f"with patience={patience}: expected epoch {want}, got {got}.", f"{hint}.")
+    return _ok(f"{name}: correct on {len(cases)} hidden loss curves.")
