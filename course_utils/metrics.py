@@ -33,7 +33,7 @@ import numpy as np
 from . import timing
 from ._validate import check_input_shape, check_nonnegative_int, check_positive_int
 from .stats import Comparison, accuracy_ci, compare, mcnemar, paired_difference_ci
-from .timing import LatencyResult, Race, speedup
+from .timing import LatencyResult, Race, speedup, time_calls
 
 __all__ = [
     "Comparison",
@@ -379,7 +379,15 @@ def latency(
     """
     shape, batch_size, repeats, warmup, threads = _check_timing_args(input_shape, batch_size, repeats, warmup,
                                                                      threads)
-    return _backend(model).latency(model, shape, batch_size, repeats=repeats, warmup=warmup, threads=threads)
+    return _time_calls_of(_backend(model).timer(model, shape, batch_size, threads=threads), batch_size,
+                          repeats=repeats, warmup=warmup, framework=framework_of(model))
+
+
+def _time_calls_of(timer: Any, batch_size: int, *, repeats: int, warmup: int, framework: str) -> LatencyResult:
+    """Time the call a back end's ``timer`` context yields (``warmup`` untimed, ``repeats`` timed calls)."""
+    with timer as (call, used):
+        times = time_calls(call, repeats=repeats, warmup=warmup)
+    return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework=framework)
 
 
 def tflite_latency(
@@ -407,8 +415,8 @@ def tflite_latency(
                                                                      threads)
     from . import metrics_tf
 
-    return metrics_tf.tflite_latency(bytes(tflite_model_bytes), shape, batch_size, repeats=repeats,
-                                     warmup=warmup, threads=threads)
+    return _time_calls_of(metrics_tf.tflite_timer(bytes(tflite_model_bytes), shape, batch_size, threads=threads),
+                          batch_size, repeats=repeats, warmup=warmup, framework="tflite")
 
 
 def _is_tflite(model: Any) -> bool:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from .env import load_tensorflow
-from .timing import LatencyResult, time_calls
 
 tf, keras = load_tensorflow()
 L = keras.layers
@@ -288,20 +287,6 @@ def timer(
     yield (lambda: fn(x)), used
 
 
-def latency(
-    model: Any,
-    input_shape: tuple[int, ...],
-    batch_size: int,
-    *,
-    repeats: int,
-    warmup: int,
-    threads: int | None,
-) -> LatencyResult:
-    """See :func:`course_utils.metrics.latency` (arguments already validated there)."""
-    with timer(model, input_shape, batch_size, threads=threads) as (call, used):
-        times = time_calls(call, repeats=repeats, warmup=warmup)
-    return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="keras")
-
 
 def _is_interpreter(obj: Any) -> bool:
     return isinstance(obj, tf.lite.Interpreter) or any(c.__name__ == "Interpreter" for c in type(obj).__mro__)
@@ -353,17 +338,3 @@ def tflite_timer(
     interpreter.set_tensor(detail["index"], data)
     yield interpreter.invoke, used
 
-
-def tflite_latency(
-    tflite_model_bytes: bytes,
-    input_shape: tuple[int, ...],
-    batch_size: int,
-    *,
-    repeats: int,
-    warmup: int,
-    threads: int | None,
-) -> LatencyResult:
-    """See :func:`course_utils.metrics.tflite_latency` (arguments already validated there)."""
-    with tflite_timer(tflite_model_bytes, input_shape, batch_size, threads=threads) as (call, used):
-        times = time_calls(call, repeats=repeats, warmup=warmup)
-    return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="tflite")

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from ._torch_prune import effective as _effective
-from .timing import LatencyResult, time_calls
 
 # Layers whose weight is a prunable weight and whose MACs we count.
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -181,17 +180,3 @@ def timer(
         model.train(was_training)
         torch.set_num_threads(old_threads)
 
-
-def latency(
-    model: nn.Module,
-    input_shape: tuple[int, ...],
-    batch_size: int,
-    *,
-    repeats: int,
-    warmup: int,
-    threads: int | None,
-) -> LatencyResult:
-    """See :func:`course_utils.metrics.latency` (arguments already validated there)."""
-    with timer(model, input_shape, batch_size, threads=threads) as (call, used):
-        times = time_calls(call, repeats=repeats, warmup=warmup)
-    return LatencyResult.from_times(times, batch_size=batch_size, threads=used, framework="torch")
