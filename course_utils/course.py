@@ -28,16 +28,20 @@ COURSE_MAP: tuple[Lesson, ...] = (
     Lesson("00_index", "Course map and set-up",
            "how the course runs; the data; checking your environment",
            10, 5, "—"),
-    Lesson("01_loss_before_and_after", "Loss before and after",
+    Lesson("01_loss_before_and_after_pytorch", "Loss before and after in PyTorch",
            "L_before vs L_after for magnitude, random and largest-weight removal; the Taylor view of why "
            "magnitude works",
            25, 10, "PyTorch"),
+    Lesson("01_loss_before_and_after_tensorflow", "Loss before and after in TensorFlow",
+           "the same formulation in Keras: L_before vs L_after, magnitude vs random vs largest-weight removal",
+           25, 10, "TensorFlow"),
     Lesson("02_weight_pruning_pytorch", "Weight pruning in PyTorch",
            "torch.nn.utils.prune, masks and hooks, global vs layer-wise, iterative pruning with the cubic "
-           "schedule, honest size accounting",
+           "schedule, honest size accounting, recovering accuracy at 95 % sparsity",
            35, 15, "PyTorch"),
     Lesson("03_weight_pruning_tensorflow", "Weight pruning in TensorFlow",
-           "TFMOT prune_low_magnitude, schedules, UpdatePruningStep, strip_pruning, gzip and TFLite size",
+           "TFMOT prune_low_magnitude, schedules, UpdatePruningStep, strip_pruning, gzip and TFLite size, "
+           "recovering accuracy at 95 % sparsity",
            35, 15, "TensorFlow"),
     Lesson("04_neuron_pruning_pytorch", "Neuron pruning in PyTorch",
            "ranking hidden units, masking vs real removal, measured speed-up",
@@ -45,22 +49,69 @@ COURSE_MAP: tuple[Lesson, ...] = (
     Lesson("05_neuron_pruning_tensorflow", "Neuron pruning in TensorFlow",
            "Keras model surgery: smaller Dense layers with the kept weights",
            25, 15, "TensorFlow"),
-    Lesson("06_structured_pruning_pytorch", "Structured (channel) pruning in PyTorch",
-           "L1 filter ranking, BatchNorm and flatten surgery, torch-pruning's dependency graph",
+    Lesson("06_structured_pruning_pytorch", "Structured (channel and layer) pruning in PyTorch",
+           "L1 and BN-scale filter ranking, BatchNorm and flatten surgery, torch-pruning's dependency graph, "
+           "removing whole residual blocks",
            35, 15, "PyTorch"),
-    Lesson("07_structured_pruning_tensorflow", "Structured (channel) pruning in TensorFlow",
-           "Keras channel surgery, TFLite latency, 2:4 sparsity and XNNPACK",
+    Lesson("07_structured_pruning_tensorflow", "Structured (channel and layer) pruning in TensorFlow",
+           "Keras channel surgery, BN-scale ranking, removing whole residual blocks, TFLite latency, 2:4 "
+           "sparsity and XNNPACK",
            30, 15, "TensorFlow"),
-    Lesson("08_measuring_what_pruning_buys", "Measuring what pruning buys",
+    Lesson("08_measuring_what_pruning_buys_pytorch", "Measuring what pruning buys in PyTorch",
            "parameters vs nonzeros vs bytes vs MACs vs latency; when sparse storage pays off",
            30, 15, "PyTorch"),
-    Lesson("09_pruning_regularization_and_early_stopping", "Pruning, regularization and early stopping",
+    Lesson("08_measuring_what_pruning_buys_tensorflow", "Measuring what pruning buys in TensorFlow",
+           "Keras and TFLite: dense vs stripped vs sparse TFLite vs removed units and channels; size, MACs, "
+           "latency",
+           30, 15, "TensorFlow"),
+    Lesson("09_pruning_regularization_and_early_stopping_pytorch",
+           "Pruning, regularization and early stopping in PyTorch",
            "L1/L2, dropout and early stopping next to magnitude pruning; large-sparse vs small-dense",
            25, 15, "PyTorch"),
-    Lesson("10_capstone", "Capstone",
+    Lesson("09_pruning_regularization_and_early_stopping_tensorflow",
+           "Pruning, regularization and early stopping in TensorFlow",
+           "Keras kernel_regularizer L1/L2, Dropout and EarlyStopping next to TFMOT pruning; large-sparse vs "
+           "small-dense",
+           25, 15, "TensorFlow"),
+    Lesson("10_capstone_pytorch", "Capstone in PyTorch",
            "meet a size/latency budget with the least accuracy loss; the lottery ticket hypothesis",
-           20, 40, "either"),
+           20, 40, "PyTorch"),
+    Lesson("10_capstone_tensorflow", "Capstone in TensorFlow",
+           "the same budget, scored by the same checker, in Keras; the lottery ticket hypothesis in Keras",
+           20, 40, "TensorFlow"),
+    Lesson("11_pruning_a_transformer_pytorch", "Advanced: pruning a transformer the way LLMs are pruned",
+           "magnitude vs Wanda vs SparseGPT-style one-shot pruning at 50 % and 2:4; removing heads, FFN "
+           "neurons and blocks",
+           35, 15, "PyTorch"),
+    Lesson("12_shipping_a_pruned_model_pytorch", "Advanced: shipping a pruned model from PyTorch",
+           "saving and reloading pruned models, ONNX export and ONNX Runtime, pruning plus int8 quantization",
+           30, 15, "PyTorch"),
+    Lesson("12_shipping_a_pruned_model_tensorflow", "Advanced: shipping a pruned model from TensorFlow",
+           "strip_pruning and .keras files, LiteRT export, pruning plus int8 quantization",
+           30, 15, "TensorFlow"),
 )
+
+#: The two tracks: a learner takes the shared lessons and the notebooks of one framework, never the other's.
+TRACKS: tuple[str, ...] = ("PyTorch", "TensorFlow")
+
+
+def track(framework: str) -> tuple[Lesson, ...]:
+    """The lessons of one track (``"PyTorch"`` or ``"TensorFlow"``), in order: shared lessons plus that
+    framework's notebooks."""
+    if framework not in TRACKS:
+        raise ValueError(f"framework must be one of {TRACKS}, got {framework!r}")
+    return tuple(les for les in COURSE_MAP if les.framework in ("—", "both", framework))
+
+
+def tracks_markdown() -> str:
+    """Each track as one line of notebook numbers, ``*`` marking those in preparation. Introduced in 00_index."""
+    lines = []
+    for fw in TRACKS:
+        steps = " → ".join(les.stem[:2] + ("" if les.available else "*") for les in track(fw))
+        lines.append(f"- *{fw} track:* {steps}")
+    if not all(les.available for les in COURSE_MAP):
+        lines.append("- (* in preparation)")
+    return "\n".join(lines)
 
 
 def lesson(stem: str) -> Lesson:
@@ -109,23 +160,24 @@ class Block:
 WORKSHOPS: dict[str, tuple[tuple[Block, ...], str]] = {
     "three-hour": ((
         Block("welcome, set-up check", "00_index", teaching_only=True),
-        Block("the formulation, by hand", "01_loss_before_and_after"),
+        Block("the formulation, by hand", "01_loss_before_and_after_pytorch", alternative="or 01 in TensorFlow"),
         Block("unstructured pruning", "02_weight_pruning_pytorch", alternative="or 03 in TensorFlow"),
         Block("break", minutes=10),
         Block("real speed-ups", "04_neuron_pruning_pytorch", alternative="or 05 in TensorFlow"),
-        Block("wrap-up: what pruning buys", "08_measuring_what_pruning_buys", teaching_only=True),
+        Block("wrap-up: what pruning buys", "08_measuring_what_pruning_buys_pytorch", teaching_only=True,
+              alternative="or 08 in TensorFlow"),
     ), "Structured (channel) pruning (06/07) and the capstone go home as follow-up."),
     "full-day": ((
         Block("welcome", "00_index"),
-        Block("formulation", "01_loss_before_and_after"),
+        Block("formulation", "01_loss_before_and_after_pytorch"),
         Block("unstructured, PyTorch", "02_weight_pruning_pytorch"),
         Block("unstructured, TensorFlow", "03_weight_pruning_tensorflow"),
         Block("lunch", minutes=60),
         Block("neurons", "04_neuron_pruning_pytorch", alternative="or 05"),
         Block("channels", "06_structured_pruning_pytorch", alternative="or 07"),
-        Block("honest measurement", "08_measuring_what_pruning_buys"),
-        Block("regularization", "09_pruning_regularization_and_early_stopping"),
-        Block("capstone", "10_capstone"),
+        Block("honest measurement", "08_measuring_what_pruning_buys_pytorch"),
+        Block("regularization", "09_pruning_regularization_and_early_stopping_pytorch"),
+        Block("capstone", "10_capstone_pytorch"),
     ), "Add short breaks between blocks."),
 }
 WORKSHOP_LIMITS = {"three-hour": 180, "full-day": 480}  # minutes available, breaks included

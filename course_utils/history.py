@@ -2,7 +2,7 @@
 
 Framework-free (no torch, no TensorFlow): both ``train_torch.fit`` and ``train_tf.fit``
 return this dataclass, so plotting and ``record()`` code is shared. Introduced in
-01_loss_before_and_after, the first notebook that trains a model.
+01_loss_before_and_after_pytorch, the first notebook that trains a model.
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def framework_of(model: Any) -> str:
 
     Detection reads the class hierarchy (``type(model).__mro__``), so it imports no framework.
     Raises ``TypeError`` for anything else (numpy arrays, Keras 3 models, bare Keras layers).
-    Introduced in 01_loss_before_and_after.
+    Introduced in 01_loss_before_and_after_pytorch.
     """
     mro = type(model).__mro__
     keys = {(c.__module__, c.__name__) for c in mro}
@@ -133,7 +133,7 @@ def prunable_weights(model: Any) -> dict[str, np.ndarray]:
     is only refreshed by a forward pass — and ``kernel * mask`` for TFMOT wrappers, keyed by the
     inner layer's name). A layer with weights that is neither prunable nor a known
     normalization layer (e.g. LSTM) raises ``NotImplementedError``.
-    Introduced in 01_loss_before_and_after.
+    Introduced in 01_loss_before_and_after_pytorch.
     """
     return _backend(model).prunable_weights(model)
 
@@ -144,7 +144,7 @@ def count_params(model: Any) -> int:
     Pruning bookkeeping is not counted: ``weight_orig`` + ``weight_mask`` counts once, TFMOT's
     mask/threshold/step variables and BatchNorm moving statistics not at all. So pruning leaves
     ``count_params`` unchanged — use :func:`count_nonzero` for what survives.
-    Introduced in 01_loss_before_and_after.
+    Introduced in 01_loss_before_and_after_pytorch.
     """
     return _backend(model).count_params(model)
 
@@ -281,7 +281,7 @@ def sparse_storage_bytes(
 
     With float32 values and int32 indices CSR only pays off below ~50 % density.
     Note that the layout differs between frameworks (torch Linear ``(out, in)``, Keras Dense
-    ``(in, out)``), so CSR row-pointer counts differ slightly. Introduced in 08_measuring_what_pruning_buys.
+    ``(in, out)``), so CSR row-pointer counts differ slightly. Introduced in 08_measuring_what_pruning_buys_pytorch.
     """
     if fmt not in {"csr", "coo", "dense"}:
         raise ValueError(f"fmt must be 'csr', 'coo' or 'dense', got {fmt!r}")

@@ -1,7 +1,7 @@
 """PyTorch back end of :mod:`course_utils.metrics` (use the functions there; they dispatch here).
 
 Imports ``torch`` at top level. Conventions (units, what counts as a parameter or a prunable
-weight) are described in :mod:`course_utils.metrics`. Introduced in 01_loss_before_and_after.
+weight) are described in :mod:`course_utils.metrics`. Introduced in 01_loss_before_and_after_pytorch.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The course's two models in PyTorch (introduced in 01_loss_before_and_after).
+"""The course's two models in PyTorch (introduced in 01_loss_before_and_after_pytorch).
 
 Both are ``nn.Sequential`` with named children, so layers are reached as ``model.fc1`` or
 ``model.conv1`` — the names torch.nn.utils.prune, torch-pruning and the Keras twins in
@@ -73,7 +73,7 @@ def mlp(hidden: Sequence[int] = (300, 100), *, seed: int = 0) -> nn.Sequential:
 
     Children: ``flatten, fc1, relu1, fc2, relu2, ..., fc{k+1}``. Accepts inputs of shape
     ``(N, 784)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)`` (``nn.Flatten(start_dim=1)``).
-    The default has 266,610 parameters. Introduced in 01_loss_before_and_after.
+    The default has 266,610 parameters. Introduced in 01_loss_before_and_after_pytorch.
     """
     sizes = _check_sizes(hidden, "hidden")
     _check_seed(seed)

@@ -76,7 +76,7 @@ def class_counts(counts: Mapping[str, Sequence[int]], *, title: str = "Images pe
 
 
 def weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80, log: bool = True, title: str = ""):
-    """One histogram of weight values per layer. Introduced in 09_pruning_regularization_and_early_stopping.
+    """One histogram of weight values per layer. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
 
     Zeros (pruned weights) are counted separately and written in the panel title, so a spike at 0
     does not hide the shape of the surviving weights.
@@ -175,7 +175,7 @@ def tradeoff_curve(
 
 def loss_before_after(rows: Mapping[str, tuple[float, float]], *,
                       title: str = "Loss before and after removing weights"):
-    """Paired bars of (L_before, L_after) per choice of W_p. Introduced in 01_loss_before_and_after."""
+    """Paired bars of (L_before, L_after) per choice of W_p. Introduced in 01_loss_before_and_after_pytorch."""
     if not rows:
         raise ValueError("loss_before_after needs at least one row")
     plt = _plt()
@@ -264,7 +264,7 @@ class Table:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, floatfmt: str = "{:.3f}") -> Table:
     """A table of ``rows`` under ``headers``, shown as Markdown when it is the last expression of a cell
     (or passed to ``display``). Strings are shown as given; floats are formatted with ``floatfmt``; ints get
-    thousands separators. Every row must have one cell per header. Introduced in 01_loss_before_and_after.
+    thousands separators. Every row must have one cell per header. Introduced in 01_loss_before_and_after_pytorch.
     """
     headers = [str(h) for h in headers]
     if not headers:

@@ -189,7 +189,7 @@ def l1_filter_norms(conv: nn.Module) -> np.ndarray:
 
     ``sum(|W[i]|)`` over inputs and kernel, shape ``(out_channels,)``; works for Linear layers too (L1
     norm of each row). Masked layers are measured by their effective weights.
-    Introduced in 08_measuring_what_pruning_buys.
+    Introduced in 08_measuring_what_pruning_buys_pytorch.
     """
     if not isinstance(conv, (nn.Linear, *_CONVS)):
         raise TypeError(f"l1_filter_norms expects a Conv or Linear layer, got {type(conv).__name__}")

@@ -385,7 +385,7 @@ def time_interleaved(
     timed repeat lasts at least ``min_time`` seconds (short calls are averaged over ``number``
     calls). Then ``repeats`` rounds run every function once per round, in a rotating order. So a
     burst of background load hits all functions of a round alike, and :func:`paired_ratio` can
-    compare them round by round. Introduced in 08_measuring_what_pruning_buys.
+    compare them round by round. Introduced in 08_measuring_what_pruning_buys_pytorch.
     """
     if not isinstance(fns, Mapping) or not fns:
         raise TypeError("fns must be a non-empty dict {name: zero-argument callable}")
@@ -426,7 +426,7 @@ def paired_ratio(times: Mapping[str, Any], name: str, baseline: str) -> float:
 
     ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
     ``LatencyResult``s (from :func:`interleaved_latency`). A ratio below 1 means ``name`` is
-    faster. Pairing the repeats cancels load that hits both. Introduced in 08_measuring_what_pruning_buys.
+    faster. Pairing the repeats cancels load that hits both. Introduced in 08_measuring_what_pruning_buys_pytorch.
     """
     for n in (name, baseline):
         if n not in times:

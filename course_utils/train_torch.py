@@ -1,4 +1,4 @@
-"""Training and evaluation loops for PyTorch models (introduced in 01_loss_before_and_after).
+"""Training and evaluation loops for PyTorch models (introduced in 01_loss_before_and_after_pytorch).
 
 ``fit`` works for plain models, models pruned with ``torch.nn.utils.prune`` (it trains
 ``weight_orig``; the mask keeps pruned weights at zero) and models shrunk by structured surgery
@@ -219,14 +219,14 @@ def fit(
     - ``on_step(step)``: called after every optimizer step with the number of steps taken so far
       in this call (1, 2, ...). Use it for gradual pruning schedules (``course_utils.schedules``).
     - ``l1``: adds ``l1 * sum(|w|)`` over the weights of Linear/Conv layers (the prunable
-      weights; not biases, not BatchNorm) to the loss; introduced in 09_pruning_regularization_and_early_stopping.
+      weights; not biases, not BatchNorm) to the loss; introduced in 09_pruning_regularization_and_early_stopping_pytorch.
       ``History.loss`` reports the cross-entropy alone.
     - ``progress``: a tqdm bar over all batches showing loss/accuracy.
 
     Works with ``torch.nn.utils.prune``: the optimizer updates ``weight_orig`` and the mask keeps
     pruned weights at exactly zero. Accuracies are fractions 0–1, ``History.seconds`` the
     training wall time of each epoch in seconds. Raises ``FloatingPointError`` if the loss
-    becomes NaN/inf (lower ``lr``). Introduced in 01_loss_before_and_after.
+    becomes NaN/inf (lower ``lr``). Introduced in 01_loss_before_and_after_pytorch.
     """
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
@@ -336,7 +336,7 @@ def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> dict[str, f
     The twin of ``train_tf.evaluate(model, data)``. ``data`` is a DataLoader or a tuple ``(x, y)``.
     Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``. The
     model's train/eval mode is restored.
-    Introduced in 01_loss_before_and_after.
+    Introduced in 01_loss_before_and_after_pytorch.
     """
     check_int(batch_size, "batch_size", 1)
     device = _device(model)
@@ -348,7 +348,7 @@ def predict_logits(model: nn.Module, x: ArrayLike, batch_size: int = 512) -> np.
     """Logits of ``model`` for images ``x`` as a float32 numpy array of shape ``(N, classes)``.
 
     Runs in eval mode without gradients, in batches of ``batch_size``; the model's mode is
-    restored. Introduced in 01_loss_before_and_after.
+    restored. Introduced in 01_loss_before_and_after_pytorch.
     """
     check_int(batch_size, "batch_size", 1)
     device = _device(model)

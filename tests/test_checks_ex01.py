@@ -1,4 +1,4 @@
-"""The self-checks of 01_loss_before_and_after accept the reference solutions and reject plausible mistakes."""
+"""The self-checks of 01_loss_before_and_after_pytorch accept the reference solutions and reject plausible mistakes."""
 from __future__ import annotations
 
 import torch

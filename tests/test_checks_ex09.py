@@ -1,4 +1,4 @@
-"""The exercise checkers of 09_pruning_regularization_and_early_stopping accept the reference
+"""The exercise checkers of 09_pruning_regularization_and_early_stopping_pytorch accept the reference
 solutions and reject plausible wrong answers."""
 from __future__ import annotations
 

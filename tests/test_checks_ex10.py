@@ -1,4 +1,4 @@
-"""The self-checks of 10_capstone accept the reference solutions and reject plausible wrong answers."""
+"""The self-checks of 10_capstone_pytorch accept the reference solutions and reject plausible wrong answers."""
 from __future__ import annotations
 
 import copy

@@ -216,3 +216,15 @@ def test_workshop_block_minutes_come_from_the_course_map():
     assert course.Block("x", "02_weight_pruning_pytorch", teaching_only=True).length == les.teaching_min
     with pytest.raises(ValueError, match="needs minutes"):
         course.Block("break").length  # noqa: B018
+
+
+def test_each_track_has_every_lesson_once_in_its_framework():
+    for fw in course.TRACKS:
+        lessons = course.track(fw)
+        assert [les.stem for les in lessons] == sorted(les.stem for les in lessons)
+        assert all(les.framework in ("—", "both", fw) for les in lessons)
+        numbers = [les.stem[:2] for les in lessons]
+        assert len(numbers) == len(set(numbers)), f"{fw} track has a lesson number twice: {numbers}"
+    assert "*TensorFlow track:* 00 → 01" in course.tracks_markdown()
+    with pytest.raises(ValueError, match="framework must be one of"):
+        course.track("JAX")

@@ -48,11 +48,14 @@ KNOWN_DRIFT: set[tuple[str, str, str]] = {
 
 @cache
 def notebook_code() -> dict[str, tuple[str, str]]:
-    """Notebook number → (stem, all code cells joined)."""
-    out = {}
+    """Notebook number → (stem, all code cells joined); a number with a PyTorch and a TensorFlow notebook
+    (``01_…_pytorch`` and ``01_…_tensorflow``) joins both, under the first stem."""
+    out: dict[str, tuple[str, str]] = {}
     for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        out[path.stem[:2]] = (path.stem, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"))
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        stem, before = out.get(path.stem[:2], (path.stem, ""))
+        out[path.stem[:2]] = (stem, f"{before}\n{code}" if before else code)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of 01_loss_before_and_after (PyTorch only).
+"""Self-checks for the exercises of 01_loss_before_and_after_pytorch (PyTorch only).
 
 Each checker runs the learner's function on hidden cases, prints what was expected and what came
 back (with a hint). How a self-check reports (not attempted / ✓ / ✗ and raise) is in ``_common``.

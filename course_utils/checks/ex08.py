@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of 08_measuring_what_pruning_buys (PyTorch).
+"""Self-checks for the exercises of 08_measuring_what_pruning_buys_pytorch (PyTorch).
 
 Each checker calls the learner's function on hidden cases, prints what was expected and what
 came back (with a hint), and returns True or False. Usage in the notebook::

@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of 09_pruning_regularization_and_early_stopping (PyTorch).
+"""Self-checks for the exercises of 09_pruning_regularization_and_early_stopping_pytorch (PyTorch).
 
 Each checker calls the learner's function on hidden cases, prints what was expected and what came
 back (with a hint) and returns ``True`` (all cases pass) or ``False``. Imports ``torch`` (this is a
@@ -13,7 +13,7 @@ PyTorch notebook) and never TensorFlow.
   1-based epoch of the best validation loss seen before ``patience`` epochs in a row without
   (strict) improvement stopped training.
 
-Introduced in 09_pruning_regularization_and_early_stopping.
+Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
 
     Expected: a scalar ``torch.Tensor`` equal to the sum of ``|w|`` over Linear/Conv weights (no
     biases, no BatchNorm parameters) whose gradient with respect to each weight is ``sign(w)``.
-    Prints a message and returns True/False. Introduced in 09_pruning_regularization_and_early_stopping.
+    Prints a message and returns True/False. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
     name = "l1_penalty"
     if not callable(fn):
@@ -145,7 +145,7 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
 
     Expected: the fraction 0-1 of *all* weights (pooled over layers, not a mean of per-layer
     fractions) with ``|w| < tol``, as a Python/numpy float. Prints a message and returns True/False.
-    Introduced in 09_pruning_regularization_and_early_stopping.
+    Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
     name = "near_zero_fraction"
     if not callable(fn):
@@ -196,7 +196,7 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
     Expected: the 1-based epoch of the best (strictly lowest) validation loss seen before
     ``patience`` epochs in a row without improvement stopped training; ties keep the earlier
     epoch; if training never stops early, the best epoch overall. Prints a message and returns
-    True/False. Introduced in 09_pruning_regularization_and_early_stopping.
+    True/False. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
     name = "early_stopping_epoch"
     if not callable(fn):

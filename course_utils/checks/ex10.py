@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of 10_capstone.
+"""Self-checks for the exercises of 10_capstone_pytorch.
 
 - :func:`challenge` — a model (scored here on the test split) or a :class:`course_utils.capstone.Report`
   that meets the capstone challenge.
@@ -56,7 +56,7 @@ def _reference_candidate(dense: Any, train: Any, widths: tuple[int, int], sparsi
 def reference_capstone_model(dense: Any, train: Any, val: Any, ft_epochs: int = 5, *, seed: int = 0,
                              budget: Any = None, input_shape: tuple[int, ...] = (1, 28, 28),
                              verbose: bool = True) -> Any:
-    """Reference solution of exercise 1 (10_capstone): a pruned copy of the trained PyTorch MLP ``dense``.
+    """Reference solution of exercise 1 (10_capstone_pytorch): a pruned copy of the trained PyTorch MLP ``dense``.
 
     For each of :data:`REFERENCE_CANDIDATES`: keep the ``widths`` hidden units of fc1, fc2 with the largest
     incoming-weight L2 norm (``surgery_torch``), fine-tune ``ft_epochs`` epochs, prune the given fraction of the
@@ -87,7 +87,7 @@ def reference_capstone_model(dense: Any, train: Any, val: Any, ft_epochs: int = 
 
 
 def reference_prune_round(masks: dict, weights: dict, rate: float) -> dict:
-    """Reference solution of exercise 2 (10_capstone): new masks in which each layer loses the fraction ``rate``
+    """Reference solution of exercise 2 (10_capstone_pytorch): new masks in which each layer loses the fraction ``rate``
     (``round(rate * alive)``) of its alive weights with the smallest ``|w|``; the inputs are not modified."""
     new = {}
     for name, mask in masks.items():
@@ -103,7 +103,7 @@ def reference_prune_round(masks: dict, weights: dict, rate: float) -> dict:
 
 
 def reference_rewind(model: Any, init_state: dict, masks: dict) -> Any:
-    """Reference solution of exercise 3 (10_capstone): give every parameter of the (possibly pruned) PyTorch
+    """Reference solution of exercise 3 (10_capstone_pytorch): give every parameter of the (possibly pruned) PyTorch
     ``model`` its value in ``init_state`` and attach ``masks`` with ``prune.custom_from_mask``; return the model."""
     import torch
     from torch.nn.utils import prune
@@ -122,7 +122,7 @@ def reference_rewind(model: Any, init_state: dict, masks: dict) -> Any:
 @_exercise
 def challenge(report: Any, test: Any = None, budget: Any = None, reference: Any = None, *, fast: bool = False,
               **timing: Any) -> bool:
-    """Exercise 1 of 10_capstone: a model that meets the capstone challenge.
+    """Exercise 1 of 10_capstone_pytorch: a model that meets the capstone challenge.
 
     Either ``challenge(capstone_model, test, budget, dense)`` — the checker scores the model on the test split
     with ``capstone.score`` (``timing``: ``latency_rounds``, ``latency_repeats``) and prints the report — or
@@ -224,7 +224,7 @@ def _prune_round_cases() -> list[tuple[str, dict, dict, float]]:
 
 @_exercise
 def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
-    """Exercise 2 of 10_capstone: ``prune_round(masks, weights, rate) -> new masks``.
+    """Exercise 2 of 10_capstone_pytorch: ``prune_round(masks, weights, rate) -> new masks``.
 
     In every layer, the fraction ``rate`` of the weights that are *still alive* (``masks[name]`` True)
     with the smallest ``|weights[name]|`` is removed; pruned weights stay pruned; the inputs are not
@@ -276,7 +276,7 @@ def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
 # ----------------------------------------------------------------------------- exercise 3
 @_exercise
 def rewind(fn: Callable[[Any, dict, dict], Any]) -> bool:
-    """Exercise 3 of 10_capstone: ``rewind(model, init_state, masks) -> model``.
+    """Exercise 3 of 10_capstone_pytorch: ``rewind(model, init_state, masks) -> model``.
 
     Afterwards every parameter of the (possibly already pruned) MLP equals its value in ``init_state``
     (the *unpruned* model's ``state_dict`` at initialisation), the weights outside ``masks`` are zero, and
