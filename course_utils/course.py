@@ -103,6 +103,20 @@ def track(framework: str) -> tuple[Lesson, ...]:
     return tuple(les for les in COURSE_MAP if les.framework in ("—", "both", framework))
 
 
+def twins() -> list[tuple[str, str, str]]:
+    """(PyTorch stem, TensorFlow stem, lesson) for every lesson taught in both frameworks, in course order: the
+    pairs whose results the runner compares (they record the same keys). Lessons pair by title, which ends in
+    "in PyTorch"/"in TensorFlow" (or "from …")."""
+    import re
+
+    def topic(les: Lesson) -> str:
+        return re.sub(r" (in|from) (PyTorch|TensorFlow)$", "", les.title)
+
+    tf = {topic(les): les for les in COURSE_MAP if les.framework == "TensorFlow"}
+    return [(les.stem, tf[topic(les)].stem, topic(les)) for les in COURSE_MAP
+            if les.framework == "PyTorch" and topic(les) in tf]
+
+
 def tracks_markdown() -> str:
     """Each track as one line of notebook numbers, ``*`` marking those in preparation. Introduced in 00_index."""
     lines = []

@@ -204,6 +204,39 @@ def format_seed_table(runs: dict[int, list[RunResult]], *, mode: str) -> str:
     return "\n".join(lines)
 
 
+def format_twin_table(runs: dict[int | None, list[RunResult]]) -> str:
+    """PyTorch vs TensorFlow: for each lesson taught in both (``course.twins()``), the scalar results that both
+    notebooks recorded under the same key, side by side (mean over the seeds run). Empty when no pair ran."""
+    from statistics import fmean
+
+    from .course import twins
+
+    values: dict[str, dict[str, list[Any]]] = {}
+    for rows in runs.values():
+        for r in rows:
+            if r.ok:
+                for k, v in r.results.items():
+                    values.setdefault(r.notebook, {}).setdefault(k, []).append(v)
+
+    def show(vs: list[Any]) -> str:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs):
+            return _fmt_value(fmean(vs))
+        return _fmt_value(vs[0]) if len(set(map(str, vs))) == 1 else " / ".join(map(_fmt_value, vs))
+
+    lines = ["| lesson | result | PyTorch | TensorFlow |", "|---|---|---:|---:|"]
+    for pt, tf, topic in twins():
+        a, b = values.get(pt, {}), values.get(tf, {})
+        shared = sorted(k for k in set(a) & set(b) if k not in ("seed", "fast_mode")
+                        and not any(isinstance(v, (list, dict)) for v in a[k] + b[k]))
+        lines += [f"| {topic} | {k} | {show(a[k])} | {show(b[k])} |" for k in shared]
+    if len(lines) == 2:
+        return ""
+    n = len([s for s in runs if s is not None]) or 1
+    head = "PyTorch vs TensorFlow: results both twins record under the same key"
+    head += f" (mean of {n} seeds)" if n > 1 else ""
+    return head + "\n\n" + "\n".join(lines)
+
+
 def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeout: int = 1800,
             seeds: list[int] | None = None, directory: Path | None = None) -> list[RunResult]:
     """Run every notebook (matching ``pattern``) in order and print the benchmark table.
@@ -236,6 +269,10 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
         (out_dir / "run-seeds.md").write_text(table + "\n")
     else:
         table = format_table(runs[None], mode=mode)
+    twin_table = format_twin_table(runs)
+    if twin_table:
+        (out_dir / "frameworks.md").write_text(twin_table + "\n")
+        table += "\n\n" + twin_table
     print(table)
     return [r for rows in runs.values() for r in rows]
 

@@ -219,7 +219,8 @@ def fit(
     - ``on_step(step)``: called after every optimizer step with the number of steps taken so far
       in this call (1, 2, ...). Use it for gradual pruning schedules (``course_utils.schedules``).
     - ``l1``: adds ``l1 * sum(|w|)`` over the weights of Linear/Conv layers (the prunable
-      weights; not biases, not BatchNorm) to the loss; introduced in 09_pruning_regularization_and_early_stopping_pytorch.
+      weights; not biases, not BatchNorm) to the loss; introduced in
+      09_pruning_regularization_and_early_stopping_pytorch.
       ``History.loss`` reports the cross-entropy alone.
     - ``progress``: a tqdm bar over all batches showing loss/accuracy.
 

@@ -1,4 +1,5 @@
-"""The self-checks of 08_measuring_what_pruning_buys_pytorch accept the reference solutions and reject plausible mistakes."""
+"""The self-checks of 08_measuring_what_pruning_buys_pytorch accept the reference solutions and reject plausible
+mistakes."""
 from __future__ import annotations
 
 import numpy as np

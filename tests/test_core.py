@@ -139,6 +139,23 @@ def test_runner_table_and_order():
     assert "FAILED: ValueError: boom" in table and "1/2 ok" in table
 
 
+def test_twin_table_compares_shared_keys_of_each_framework_pair():
+    from course_utils import course
+
+    pairs = course.twins()
+    assert ("02_weight_pruning_pytorch", "03_weight_pruning_tensorflow", "Weight pruning") in pairs
+    assert ("01_loss_before_and_after_pytorch", "01_loss_before_and_after_tensorflow", "Loss before and after") in pairs
+    pt, tf, topic = pairs[0]
+    runs = {0: [runner.RunResult(pt, True, 1.0, 1.0, {"sparsity": 0.95, "pt_only": 1, "curve": [1]}),
+                runner.RunResult(tf, True, 1.0, 1.0, {"sparsity": 0.96, "tf_only": 2})],
+            1: [runner.RunResult(pt, True, 1.0, 1.0, {"sparsity": 0.97}),
+                runner.RunResult(tf, True, 1.0, 1.0, {"sparsity": 0.96})]}
+    table = runner.format_twin_table(runs)
+    assert f"| {topic} | sparsity | 0.96 | 0.96 |" in table and "(mean of 2 seeds)" in table
+    assert "pt_only" not in table and "tf_only" not in table and "curve" not in table
+    assert runner.format_twin_table({None: [runner.RunResult(pt, True, 1.0, 1.0, {"a": 1})]}) == ""
+
+
 def test_current_env_kernel_uses_this_python():
     kdir = runner.current_env_kernel_dir()
     spec = json.loads((kdir / "kernels" / "python3" / "kernel.json").read_text())

@@ -1,8 +1,9 @@
 """Self-checks for the exercises: ``from course_utils.checks import ex02`` then ``ex02.global_threshold(fn)``.
 
 Each module ``exNN`` belongs to notebook ``NN`` (its PyTorch notebook where a lesson number has two), and
-``exNNtf`` to the TensorFlow notebook of a lesson number that has both (``01_…_tensorflow`` uses ``ex01tf``). Every checker runs the learner's function on hidden cases,
-prints what was expected and what came back (with a hint), and returns True or False. Checkers import only
+``exNNtf`` to the TensorFlow notebook of a lesson number that has both (``01_…_tensorflow`` uses ``ex01tf``).
+Every checker runs the learner's function on hidden cases, prints what was expected and what came back (with a
+hint), and returns True or False. Checkers import only
 the framework of their own notebook.
 
 ``course_utils.checks.ex02_global_threshold`` also works: names ``exNN_<check>`` are looked up lazily in
