@@ -6,8 +6,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+EXTRAS := $(VENV)/.installed-extras
 
-.PHONY: help lab test lint format run-all run-seeds run-fast run-learner learner-edition clean-notebooks sync-env clean
+.PHONY: help lab test site nbgrader-source lint format run-all run-seeds run-fast run-learner learner-edition clean-notebooks sync-env clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"the course needs Python 3.11, got {sys.version.split()[0]}; run make PYTHON=/path/to/python3.11"'
@@ -16,12 +17,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@
 
+# What only the tests, the website and the classroom flow need (Playwright, Sphinx, nbgrader): not in `make lab`.
+$(EXTRAS): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,browser,site,classroom]"
+	@touch $@
+
 lab: $(STAMP)  ## set up .venv and open the course in JupyterLab
 	$(BIN)/jupyter lab notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)  ## set up .venv, lint, and run every test (unit tests, every notebook and its learner edition in FAST mode)
+test: $(EXTRAS)  ## set up .venv, lint, and run every test (unit tests, every notebook and its learner edition in FAST mode, browser, nbgrader)
 	$(BIN)/ruff check course_utils tests
 	COURSE_FAST=1 $(BIN)/python -m pytest tests learner --nbval-lax --nbval-current-env
+
+site: $(EXTRAS)  ## the course website in build/site/ (outputs of `make run-all`, else FAST runs); offline
+	$(BIN)/python -m course_utils site
+
+nbgrader-source: $(EXTRAS)  ## an nbgrader source course in build/nbgrader/ (see the instructor guide)
+	$(BIN)/python -m course_utils nbgrader-source --out build/nbgrader
 
 lint: $(STAMP)  ## ruff: lint the package and the tests (configured in pyproject.toml)
 	$(BIN)/ruff check course_utils tests

@@ -31,6 +31,8 @@ Maintaining the course (``python -m course_utils <command>``, see ``__main__``)
 - ``course``          the course map shared by the README, the index notebook and the tests
 - ``pins``            pins live in pyproject.toml; ``environment.yml`` is generated from them
 - ``links``           Binder badge and nbgitpuller links, rendered from one place
+- ``book``            the course website (``make site``): Sphinx + MyST-NB over the executed notebooks
+- ``classroom``       the nbgrader source course (``python -m course_utils nbgrader-source``)
 
 Private: ``_validate`` (argument checks), ``_torch_prune`` (``torch.nn.utils.prune`` bookkeeping),
 ``_data_build`` (rebuilding data/mnist_5k.npz, the optional full-MNIST download), ``_compat`` (old names and

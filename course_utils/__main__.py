@@ -9,6 +9,9 @@
 - ``env``                                    print the environment report (versions, threads, memory)
 - ``data-check`` / ``data-rebuild``          verify / regenerate the shipped MNIST subset (``--file PATH``)
 - ``data-fetch-full [--offline-dir DIR]``    download and verify the full 70,000-image MNIST (optional extension)
+- ``site [--only TEXT] [--no-execute]``       build the course website into build/site/ (``make site``)
+- ``nbgrader-source [--out DIR] [NOTEBOOK ...]``
+                                             write an nbgrader source course from notebooks/ (classroom flow)
 """
 from __future__ import annotations
 
@@ -68,7 +71,32 @@ def main(argv: list[str] | None = None) -> int:
     p_full.add_argument("--offline-dir", type=Path, default=None,
                         help="read the four MNIST .gz files from this folder instead of downloading")
     p_full.add_argument("--base-url", default=None, help="mirror to download from")
+    p_nbg = sub.add_parser("nbgrader-source", help="write an nbgrader source course from notebooks/")
+    p_nbg.add_argument("--out", type=Path, default=Path("build/nbgrader"), help="course folder (default: %(default)s)")
+    p_nbg.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: all of notebooks/)")
+    p_site = sub.add_parser("site", help="build the course website (HTML) into build/site/")
+    p_site.add_argument("--only", default="", help="only notebooks whose file name contains TEXT")
+    p_site.add_argument("--no-execute", action="store_true",
+                        help="skip notebooks that have no executed copy instead of running them in FAST mode")
     args = parser.parse_args(argv)
+
+    if args.command == "site":
+        from .book import SITE_DIR, build_site
+
+        pages, seconds = build_site(only=args.only, execute=not args.no_execute)
+        full = sum(p.mode == "full" for p in pages)
+        print(f"built {SITE_DIR / 'index.html'} in {seconds:.0f} s: {len(pages)} lessons, "
+              f"{full} with full-mode outputs, {len(pages) - full} with FAST outputs")
+        return 0
+
+    if args.command == "nbgrader-source":
+        from .classroom import write_source_course
+
+        points = write_source_course(args.out, args.notebooks or None)
+        for stem, n in points.items():
+            print(f"{args.out / 'source' / stem}: {n} points")
+        print(f"next: cd {args.out} && nbgrader generate_assignment <assignment> (see docs/instructor_guide.md)")
+        return 0
 
     if args.command == "run-all":
         from .paths import EXECUTED_DIR, LEARNER_DIR

@@ -215,7 +215,7 @@ def read_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-_CHECK_CALL = re.compile(r"^ex\d\d$")
+_CHECK_CALL = re.compile(r"^ex\d\d(?:tf)?$")
 
 
 def is_self_check(cell: dict[str, Any]) -> bool:

@@ -3,18 +3,13 @@ API, start a kernel and run the notebook's Setup cell over the kernel websocket.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 
 import pytest
-
-from course_utils.results import REPO_ROOT
-from course_utils.runner import kernel_env
 
 TOKEN = "course-test-token"
 pytestmark = pytest.mark.lab
@@ -31,38 +26,6 @@ def _get(url: str, method: str = "GET", body: dict | None = None) -> dict:
                                  headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read() or b"{}")
-
-
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory):
-    port = _free_port()
-    env = kernel_env(fast=True, extra={"JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
-                                       "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("config"))})
-    log = open(tmp_path_factory.mktemp("log") / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={REPO_ROOT}", "--ServerApp.open_browser=False"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            _get(f"{base}/api/status")
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log.name}") from None
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        raise RuntimeError("jupyter lab did not answer within 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _execute(ws, code: str, timeout: float = 120) -> tuple[str, str]:
