@@ -78,15 +78,62 @@ def test_layerwise_masks():
     assert verdict(ex01.layerwise_masks, as_list) is False
 
 
-def test_taylor_delta(capsys):
-    assert ex01.taylor_delta(lambda w, g, h: -g * w + 0.5 * h * w**2) is True
-    capsys.readouterr()
-    assert verdict(ex01.taylor_delta, lambda w, g, h: g * w + 0.5 * h * w**2) is False
-    assert "sign" in capsys.readouterr().out
-    assert verdict(ex01.taylor_delta, lambda w, g, h: -g * w + h * w**2) is False
-    assert "1/2" in capsys.readouterr().out
-    assert verdict(ex01.taylor_delta, lambda w, g, h: (-g * w + 0.5 * h * w**2).sum()) is False
-    assert verdict(ex01.taylor_delta, "not a function") is False
+def _obd(loss_fn, w, idx, v="onehot", half=0.5, square=True):
+    """A learner's OBD saliency, right (defaults) or with a typical mistake."""
+    (g,) = torch.autograd.grad(loss_fn(), w, create_graph=True)
+    h = []
+    for i in idx.tolist():
+        if v == "onehot":
+            e = torch.zeros_like(w)
+            e.view(-1)[i] = 1.0
+        elif v == "ones":
+            e = torch.ones_like(w)
+        else:  # v = w
+            e = w.detach().clone()
+        (hv,) = torch.autograd.grad(g, w, grad_outputs=e, retain_graph=True)
+        h.append(hv.view(-1)[i])
+    h = torch.stack(h)
+    wi = w.detach().view(-1)[idx]
+    return half * h * (wi**2 if square else wi)
+
+
+def test_obd_saliency_accepts_reference_and_variants(capsys):
+    assert ex01.obd_saliency(ex01.reference_obd_saliency) is True
+    assert ex01.obd_saliency(_obd) is True
+    hessian_rows = lambda loss_fn, w, idx: _obd(loss_fn, w, idx).float()  # float32 is fine  # noqa: E731
+    assert ex01.obd_saliency(hessian_rows) is True
+    assert capsys.readouterr().out.count("✓") == 3
+
+
+def test_obd_saliency_rejects_mistakes(capsys):
+    def grad_squared(loss_fn, w, idx):
+        (g,) = torch.autograd.grad(loss_fn(), w)
+        return 0.5 * g.view(-1)[idx] ** 2 * w.detach().view(-1)[idx] ** 2
+
+    def perturbs(loss_fn, w, idx):
+        with torch.no_grad():
+            w.view(-1)[idx[0]] += 1e-3  # finite differences that forget to restore
+        return _obd(loss_fn, w, idx)
+
+    def todo(loss_fn, w, idx):
+        raise NotImplementedError
+
+    cases = [
+        (lambda f, w, i: _obd(f, w, i, half=1.0), "½"),
+        (lambda f, w, i: _obd(f, w, i, v="ones"), "row *sum*"),
+        (lambda f, w, i: _obd(f, w, i, v="w"), "(H·w)_i"),
+        (lambda f, w, i: _obd(f, w, i, square=False), "squaring"),
+        (grad_squared, "squared gradient"),
+        (lambda f, w, i: _obd(f, w, i).sum(), "one saliency per position"),
+        (perturbs, "changed the weight"),
+    ]
+    for wrong, words in cases:
+        assert verdict(ex01.obd_saliency, wrong) is False
+        out = capsys.readouterr().out
+        assert "✗" in out and words in out, (words, out)
+    assert ex01.obd_saliency(todo) is None
+    assert "not attempted" in capsys.readouterr().out
+    assert verdict(ex01.obd_saliency, "not a function") is False
 
 
 def test_checks_lookup_by_name():
@@ -99,7 +146,7 @@ def test_references_pass_their_checkers(capsys):
     """The notebook's main line and its "Stuck?" lines use these: they must pass the self-checks."""
     assert ex01.magnitude_mask(ex01.reference_magnitude_mask) is True
     assert ex01.layerwise_masks(ex01.reference_layerwise_masks) is True
-    assert ex01.taylor_delta(ex01.reference_taylor_delta) is True
+    assert ex01.obd_saliency(ex01.reference_obd_saliency) is True
     assert capsys.readouterr().out.count("✓") == 3
-    for name in ("reference_magnitude_mask", "reference_layerwise_masks", "reference_taylor_delta"):
+    for name in ("reference_magnitude_mask", "reference_layerwise_masks", "reference_obd_saliency"):
         assert name not in ex01.__all__ and getattr(ex01, name).__doc__

@@ -42,7 +42,6 @@ KNOWN_DRIFT: set[tuple[str, str, str]] = {
     ("timing.py", "Race", "04"),
     ("timing.py", "time_interleaved", "08"),
     ("timing.py", "paired_ratio", "08"),
-    ("train_torch.py", "predict_logits", "01"),
 }
 
 

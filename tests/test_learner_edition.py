@@ -80,7 +80,7 @@ def test_no_lesson_cell_reads_a_name_only_a_solution_defines(path):
                       f"is unsolved (cell index, names): {deps}")
 
 
-STUCK = re.compile(r"^#\s*(?:\w+\s*=\s*)?(ex\d\d)\.(reference_\w+)", re.M)
+STUCK = re.compile(r"^#\s*(?:\w+\s*=\s*)?(ex\d\d(?:tf)?)\.(reference_\w+)", re.M)
 
 
 @pytest.mark.parametrize("path", [p for p in notebooks() if not p.stem.startswith("00")], ids=lambda p: p.stem)

@@ -33,6 +33,18 @@ def _01(r):
     assert r["taylor_median_rel_error_second_order"] <= r["taylor_median_rel_error_first_order"]
     assert r["fractions"][0] == 0.0 and r["fractions"][-1] == 0.99
     assert set(r["loss_curve"]) == {"smallest", "random", "largest"}
+    assert 0 <= r["obd_magnitude_overlap_50"] <= 1  # OBD vs |w| on fc3 (Ex. 3), ranked in full mode
+    assert all(abs(r[k]) < 10 for k in ("obd_fc3_delta_loss_50", "magnitude_fc3_delta_loss_50",
+                                        "random_fc3_delta_loss_50"))
+
+
+def _01tf(r):
+    assert r["forward_matches_keras_max_diff"] < 1e-4  # the three matmuls written out are the Keras model
+    assert r["loss_after_magnitude_50"] < r["loss_after_random_50"] < r["loss_after_largest_50"]
+    assert r["loss_before"] <= r["loss_after_magnitude_50"] + 0.05
+    assert r["fractions"][0] == 0.0 and r["fractions"][-1] == 0.99
+    assert set(r["loss_curve"]) == {"smallest", "random", "largest"}  # the same keys as the PyTorch twin
+    assert r["taylor_median_rel_error_first_order"] >= 0
 
 
 def _02(r):
@@ -156,7 +168,15 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "01_loss_before_and_after_pytorch": ({"loss_before", "loss_after_magnitude_50", "loss_after_random_50",
                                   "loss_after_largest_50", "fractions", "loss_curve",
                                   "taylor_median_rel_error_first_order",
-                                  "taylor_median_rel_error_second_order"}, _01),
+                                  "taylor_median_rel_error_second_order", "obd_fc3_delta_loss_50",
+                                  "magnitude_fc3_delta_loss_50", "random_fc3_delta_loss_50",
+                                  "obd_magnitude_overlap_50"}, _01),
+    "01_loss_before_and_after_tensorflow": ({"loss_before", "accuracy_before", "loss_after_magnitude_50",
+                                             "loss_after_random_50", "loss_after_largest_50",
+                                             "accuracy_after_magnitude_50", "accuracy_after_random_50",
+                                             "fractions", "loss_curve", "max_fraction_within_1pt_magnitude",
+                                             "forward_matches_keras_max_diff", "gradient_norm_val_over_train",
+                                             "taylor_median_rel_error_first_order"}, _01tf),
     "02_weight_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "sparsity", "gzip_ratio", "tradeoff",
                                    "tradeoff_oneshot", "layer_sparsity", "masked_state_dict_ratio",
                                    "latency_ratio_masked", "sensitivity_accuracy_at_90", "seed",

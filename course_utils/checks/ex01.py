@@ -17,7 +17,7 @@ from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["magnitude_mask", "layerwise_masks", "taylor_delta"]
+__all__ = ["magnitude_mask", "layerwise_masks", "obd_saliency"]
 
 
 def _expected_mask(w: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -136,40 +136,78 @@ def layerwise_masks(fn: Callable[[dict[str, torch.Tensor], float], Any]) -> bool
 
 
 # ----------------------------------------------------------------------------- exercise 3
+def _obd_cases() -> list[tuple[str, Callable[[], torch.Tensor], torch.Tensor, torch.Tensor]]:
+    """(what, loss_fn, weight, idx): a loss with off-diagonal curvature and a tiny softmax network."""
+    gen = torch.Generator().manual_seed(5)
+    rand = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731
+    w = rand(4, 3).requires_grad_()
+    a, b, c = torch.rand(4, 3, generator=gen, dtype=torch.float64) + 0.1, rand(4, 3), 0.3 * rand(4, 3)
+    quad = lambda: (a * w**2).sum() + (b * w).sum() ** 2 + (c * w**3).sum() + (b * w).sum()  # noqa: E731
+    w1, w2 = rand(5, 6), rand(3, 5).requires_grad_()
+    x, y = rand(20, 6), torch.randint(0, 3, (20,), generator=gen)
+    net = lambda: torch.nn.functional.cross_entropy(torch.relu(x @ w1.T) @ w2.T, y)  # noqa: E731
+    return [("a (4, 3) weight whose Hessian has off-diagonal terms, 5 positions", quad, w,
+             torch.tensor([0, 5, 7, 11, 3])),
+            ("the (3, 5) output weight of a tiny softmax network, all 15 positions", net, w2, torch.arange(15))]
+
+
 @_exercise
-def taylor_delta(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any]) -> bool:
-    """Check ``fn(w, g, h) -> predicted change of the loss`` when each weight is removed *alone*:
-    ``-g * w + 0.5 * h * w**2`` element-wise (second-order Taylor with the diagonal Hessian ``h``)."""
-    gen = torch.Generator().manual_seed(3)
-    w = torch.randn(5, 4, generator=gen, dtype=torch.float64)
-    g = 0.1 * torch.randn(5, 4, generator=gen, dtype=torch.float64)
-    h = torch.rand(5, 4, generator=gen, dtype=torch.float64)
-    expected = -g * w + 0.5 * h * w**2
-    ok, got = _call(fn, w.clone(), g.clone(), h.clone())
-    if not ok:
-        return False
-    if not isinstance(got, torch.Tensor):
-        return _fail(f"expected a tensor of predictions, got {type(got).__name__}",
-                     "compute it element-wise with tensor arithmetic: one prediction per weight")
-    if tuple(got.shape) != tuple(w.shape):
-        return _fail(f"expected one prediction per weight, shape {tuple(w.shape)}, got {tuple(got.shape)}",
-                     "do not sum: each weight is removed on its own")
-    got = got.double()
-    wrong = {
-        "the first-order term has the wrong sign (removing w means delta = -w)": g * w + 0.5 * h * w**2,
-        "the second-order term lacks the factor 1/2": -g * w + h * w**2,
-        "only the first-order term": -g * w,
-        "only the second-order term": 0.5 * h * w**2,
-        "the second-order term uses w instead of w**2": -g * w + 0.5 * h * w,
-    }
-    if not torch.allclose(got, expected, rtol=1e-5, atol=1e-9):
+def obd_saliency(fn: Callable[[Callable[[], torch.Tensor], torch.Tensor, torch.Tensor], Any]) -> bool:
+    """Check ``fn(loss_fn, weight, idx) -> saliencies``: for the flat positions ``idx`` of the parameter ``weight``,
+    Optimal Brain Damage's ``½ · H_ii · w_i²`` with ``H_ii`` the diagonal of the Hessian of ``loss_fn()``
+    (one Hessian-vector product per position), as a tensor of shape ``(len(idx),)``; ``weight`` unchanged."""
+    for what, loss_fn, weight, idx in _obd_cases():
+        h_full = _exact_hessian(loss_fn, weight)
+        (g,) = torch.autograd.grad(loss_fn(), weight)
+        w = weight.detach().clone().view(-1)
+        ii = idx.long()
+        expected = 0.5 * h_full.diagonal()[ii] * w[ii] ** 2
+        ok, got = _call(fn, loss_fn, weight, idx.clone())
+        if not ok:
+            return False
+        if not torch.equal(weight.detach().view(-1), w):
+            return _fail(f"{what}: your function changed the weight", "compute Hessian-vector products; do not "
+                         "perturb the weight in place (or put it back exactly)")
+        if not isinstance(got, torch.Tensor):
+            return _fail(f"{what}: expected a tensor of saliencies, got {type(got).__name__}",
+                         "collect the H_ii in a tensor and combine them with w[idx] element-wise")
+        got = got.detach().double().reshape(-1) if got.numel() == len(ii) else got
+        if tuple(got.shape) != (len(ii),):
+            return _fail(f"{what}: expected one saliency per position, shape ({len(ii)},), got {tuple(got.shape)}",
+                         "index the result with idx: one number per weight you score")
+        if torch.allclose(got, expected, rtol=1e-4, atol=1e-10):
+            continue
+        wi, hi = w[ii], h_full.diagonal()[ii]
+        wrong = {
+            "missing the factor ½": hi * wi**2,
+            "H_ii alone: the saliency also needs the weight, ½·H_ii·w_i²": hi,
+            "not squaring the weight": 0.5 * hi * wi,
+            "using (H·1)_i, a row *sum* of the Hessian: a vector of ones mixes in the off-diagonal terms":
+                0.5 * (h_full @ torch.ones_like(w))[ii] * wi**2,
+            "using (H·w)_i: v = w mixes in the off-diagonal terms": 0.5 * (h_full @ w)[ii] * wi**2,
+            "the squared gradient (g_i²), not the curvature": 0.5 * g.view(-1)[ii] ** 2 * wi**2,
+            "the first-order term −g_i·w_i, not the curvature": -g.view(-1)[ii] * wi,
+        }
         for why, value in wrong.items():
-            if torch.allclose(got, value, rtol=1e-5, atol=1e-9):
-                return _fail(f"your prediction is {why}", "ΔL ≈ gᵀδ + ½ δᵀHδ with δ = −w for one weight: −g·w + ½·h·w²")
-        i = int((got - expected).abs().argmax())
-        return _fail(f"expected e.g. {expected.flatten()[i].item():.6f}, got {got.flatten()[i].item():.6f}",
-                     "ΔL ≈ −g·w + ½·h·w² for each weight")
-    return _ok("taylor_delta: −g·w + ½·h·w² for every weight")
+            if torch.allclose(got, value, rtol=1e-4, atol=1e-10) or torch.allclose(got, value.abs(), rtol=1e-4):
+                return _fail(f"{what}: your saliency is {why}",
+                             "H_ii = e_iᵀ H e_i: one Hessian-vector product with the one-hot vector e_i, "
+                             "then ½·H_ii·w_i²")
+        k = int((got - expected).abs().argmax())
+        return _fail(f"{what}: expected e.g. {expected[k].item():.6g} at position {int(ii[k])}, "
+                     f"got {got[k].item():.6g}",
+                     "g = grad(loss, w, create_graph=True); for each i: Hv = grad(g, w, grad_outputs=e_i, "
+                     "retain_graph=True); H_ii = Hv.view(-1)[i]")
+    return _ok("obd_saliency: ½·H_ii·w_i² from one Hessian-vector product per weight")
+
+
+def _exact_hessian(loss_fn: Callable[[], torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
+    """The full Hessian of ``loss_fn()`` with respect to the (small) ``weight``, flattened: row by row with
+    double backward (independent of the learner's method)."""
+    (g,) = torch.autograd.grad(loss_fn(), weight, create_graph=True)
+    g = g.reshape(-1)
+    rows = [torch.autograd.grad(g[i], weight, retain_graph=True)[0].reshape(-1) for i in range(g.numel())]
+    return torch.stack(rows).detach()
 
 
 # ----------------------------------------------------------------------------- reference solutions
@@ -185,7 +223,17 @@ def reference_layerwise_masks(weights: dict[str, torch.Tensor], fraction: float)
     return {name: reference_magnitude_mask(w, fraction) for name, w in weights.items()}
 
 
-def reference_taylor_delta(w: torch.Tensor, g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Reference for Exercise 3: predicted change of the loss when each weight is removed alone,
-    ``-g * w + 0.5 * h * w**2`` element-wise (``h`` is the diagonal of the Hessian)."""
-    return -g * w + 0.5 * h * w**2
+def reference_obd_saliency(loss_fn: Callable[[], torch.Tensor], weight: torch.Tensor,
+                           idx: torch.Tensor) -> torch.Tensor:
+    """Reference for Exercise 3: Optimal Brain Damage saliencies ``½ · H_ii · w_i²`` (float64, shape
+    ``(len(idx),)``) for the flat positions ``idx`` of ``weight``, ``H_ii`` the Hessian diagonal of ``loss_fn()``
+    (a function of no arguments computing the loss through ``weight``), one Hessian-vector product with the
+    one-hot vector ``e_i`` per position. ``weight`` is not changed."""
+    (g,) = torch.autograd.grad(loss_fn(), weight, create_graph=True)
+    h = torch.empty(len(idx), dtype=torch.float64)
+    for k, i in enumerate(torch.as_tensor(idx).tolist()):
+        e = torch.zeros_like(weight)
+        e.view(-1)[i] = 1.0
+        (hv,) = torch.autograd.grad(g, weight, grad_outputs=e, retain_graph=True)
+        h[k] = hv.reshape(-1)[i]
+    return 0.5 * h * weight.detach().reshape(-1)[torch.as_tensor(idx)].double() ** 2
