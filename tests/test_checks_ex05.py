@@ -1,5 +1,5 @@
-"""The exercise checkers of 05_neuron_pruning_tensorflow accept the reference solutions and reject
-plausible wrong answers (numpy only: these checkers import no framework)."""
+"""The exercise checkers of 05_neuron_pruning_tensorflow accept the reference solutions and reject plausible wrong
+answers. Importing the checks imports no framework; the Taylor checker imports TensorFlow when it runs."""
 from __future__ import annotations
 
 import subprocess
@@ -12,82 +12,145 @@ from course_utils.checks import ex05
 from course_utils.checks._common import verdict
 
 
-# --------------------------------------------------------------------------- incoming_l2
-def test_incoming_l2_accepts_reference_and_variants(capsys):
-    assert ex05.incoming_l2(ex05.reference_incoming_l2)
-    assert ex05.incoming_l2(lambda k: np.sqrt((k ** 2).sum(axis=0)))
-    assert ex05.incoming_l2(lambda k: np.linalg.norm(k.T, axis=1))
-    assert "✓" in capsys.readouterr().out
+# --------------------------------------------------------------------------- taylor_scores
+def _tf():
+    from course_utils.env import load_tensorflow
+
+    return load_tensorflow()
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda k: np.linalg.norm(k, axis=1), "axis 0"),  # PyTorch habit: rows
-    (lambda k: np.abs(k).sum(axis=0), "L1"),
-    (lambda k: (k ** 2).sum(axis=0), "square root"),
-    (lambda k: np.linalg.norm(k), "shape"),
-])
-def test_incoming_l2_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex05.incoming_l2, wrong) is False
+def _learner_taylor(mistake=None):
+    """A learner's Taylor score written with GradientTape, right (None) or with a typical mistake."""
+    tf, keras = _tf()
+
+    def taylor(model, layer, x, y):
+        probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+        with tf.GradientTape() as tape:
+            a, logits = probe(x, training=False)
+            per_image = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            loss = tf.reduce_mean(per_image)  # the mean: a positive factor 1/N, ranks the same
+        ag = (a * tape.gradient(loss, a)).numpy()
+        if mistake == "abs_after_mean":
+            return np.abs(ag.mean(0))
+        if mistake == "no_abs":
+            return ag.mean(0)
+        if mistake == "activation_only":
+            return a.numpy().mean(0)
+        if mistake == "per_image":
+            return np.abs(ag)
+        return np.abs(ag).mean(0)
+
+    return taylor
+
+
+def test_taylor_scores_accepts_reference_and_a_mean_loss_variant(capsys):
+    assert ex05.taylor_scores(ex05.reference_taylor_scores) is True
+    assert ex05.taylor_scores(_learner_taylor()) is True
     out = capsys.readouterr().out
-    assert "✗" in out and hint in out
+    assert out.count("✓") == 2 and "hidden check" in out
 
 
-def test_incoming_l2_reports_placeholders_and_non_callables(capsys):
-    def todo(kernel):
+@pytest.mark.parametrize("mistake, words", [
+    ("abs_after_mean", "after averaging"),
+    ("no_abs", "without the absolute value"),
+    ("activation_only", "mean activation"),
+    ("per_image", "one score per unit"),
+])
+def test_taylor_scores_rejects_mistakes(mistake, words, capsys):
+    assert verdict(ex05.taylor_scores, _learner_taylor(mistake)) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and words in out, out
+
+
+def test_taylor_scores_rejects_a_random_ranking_and_a_non_array(capsys):
+    assert verdict(ex05.taylor_scores, lambda model, layer, x, y: np.random.default_rng(0).random(
+        model.get_layer(layer).units)) is False
+    assert "✗" in capsys.readouterr().out
+    assert verdict(ex05.taylor_scores, lambda model, layer, x, y: "scores") is False
+    assert verdict(ex05.taylor_scores, "taylor_scores") is False
+
+
+def test_taylor_scores_rejects_training_the_model(capsys):
+    tf, keras = _tf()
+
+    def trains(model, layer, x, y):
+        scores = ex05.reference_taylor_scores(model, layer, x, y)
+        model.get_layer("fc3").bias.assign_add(tf.ones_like(model.get_layer("fc3").bias))
+        return scores
+
+    try:
+        assert verdict(ex05.taylor_scores, trains) is False
+        assert "changed the model" in capsys.readouterr().out
+    finally:
+        ex05._trained_case.cache_clear()  # the case model was changed: rebuild it for later tests
+
+
+def test_taylor_scores_placeholder_is_not_attempted(capsys):
+    def todo(model, layer, x, y):
         raise NotImplementedError
 
-    assert ex05.incoming_l2(todo) is None  # the learner edition's placeholder: not attempted, no error
+    assert ex05.taylor_scores(todo) is None
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex05.incoming_l2, "incoming_l2") is False
-    assert "pass your function itself" in capsys.readouterr().out
 
 
-# --------------------------------------------------------------------------- shrink_dense_pair
-def test_shrink_dense_pair_accepts_reference_and_variant(capsys):
-    assert ex05.shrink_dense_pair(ex05.reference_shrink_dense_pair)
-    assert ex05.shrink_dense_pair(
-        lambda k1, b1, k2, keep: [np.take(k1, keep, axis=1), b1[keep], np.take(k2, keep, axis=0)])
-    assert "✓" in capsys.readouterr().out
+def test_reference_taylor_scores_is_the_mean_of_abs_a_times_grad():
+    tf, keras = _tf()
+    from course_utils import models_tf
+
+    model = models_tf.mlp(hidden=(6, 4), seed=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 28, 28)).astype(np.float32), rng.integers(0, 10, 30)
+    got = ex05.reference_taylor_scores(model, "fc1", x, y, batch_size=7)  # batches must not change the result
+    want = ex05.reference_taylor_scores(model, "fc1", x, y, batch_size=30)
+    assert got.shape == (6,) and np.allclose(got, want, rtol=1e-5) and (got >= 0).all()
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda k1, b1, k2, keep: (k1[keep, :], b1[keep], k2[keep, :]), "columns"),  # torch layout habit
-    (lambda k1, b1, k2, keep: (k1[:, keep], b1, k2[keep, :]), "b1[keep]"),
-    (lambda k1, b1, k2, keep: (k1[:, keep], b1[keep], k2[:, keep]), ""),  # may even raise IndexError
-    (lambda k1, b1, k2, keep: (k1[:, keep], b1[keep]), "tuple"),
+# --------------------------------------------------------------------------- fewest_units_for_budget
+def _brute(sizes, budget):
+    n_in, h1, h2, n_out = sizes
+    plans = [(r1, r2) for r1 in range(h1) for r2 in range(h2)
+             if n_in * (h1 - r1) + (h1 - r1) * (h2 - r2) + (h2 - r2) * n_out <= budget]
+    return min(plans, key=lambda p: (p[0] + p[1], p[0]))
+
+
+def test_fewest_units_accepts_reference_and_brute_force(capsys):
+    assert ex05.fewest_units_for_budget(ex05.reference_fewest_units_for_budget) is True
+    assert ex05.fewest_units_for_budget(_brute) is True
+    assert capsys.readouterr().out.count("✓") == 2
+    assert ex05.reference_fewest_units_for_budget((784, 300, 100, 10), 133_100) == (151, 0)
+    for sizes, budget, _ in ex05._BUDGET_CASES:
+        assert ex05.reference_fewest_units_for_budget(sizes, budget) == _brute(sizes, budget)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda sizes, budget: (0, sizes[2] - 1), "above the budget"),  # only the cheap-looking layer
+    (lambda sizes, budget: (sizes[1] - 1, sizes[2] - 1), "meets the budget with"),  # removes far too many
+    (lambda sizes, budget: 151, "pair"),
+    (lambda sizes, budget: (151.5, 0), "pair"),
+    (lambda sizes, budget: (sizes[1], 0), "at least one"),
 ])
-def test_shrink_dense_pair_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex05.shrink_dense_pair, wrong) is False
+def test_fewest_units_rejects_wrong_plans(wrong, words, capsys):
+    assert verdict(ex05.fewest_units_for_budget, wrong) is False
     out = capsys.readouterr().out
-    assert "✗" in out and hint in out
+    assert "✗" in out and words in out, out
 
 
-def test_shrink_dense_pair_catches_an_order_mixup(capsys):
-    def shuffled(k1, b1, k2, keep):  # consistent within a layer but k2 rows in another order
-        return k1[:, keep], b1[keep], k2[keep[::-1], :]
+def test_fewest_units_rejects_the_same_fraction_plan(capsys):
+    def same_fraction(sizes, budget):  # the plan the notebook used so far: same fraction from both layers
+        n_in, h1, h2, n_out = sizes
+        for a in np.arange(0, 1, 0.01):
+            k1, k2 = max(1, round(h1 * (1 - a))), max(1, round(h2 * (1 - a)))
+            if n_in * k1 + k1 * k2 + k2 * n_out <= budget:
+                return h1 - k1, h2 - k2
+        return h1 - 1, h2 - 1
 
-    assert verdict(ex05.shrink_dense_pair, shuffled) is False
-    assert "✗" in capsys.readouterr().out
-
-
-# --------------------------------------------------------------------------- mlp_macs
-def test_mlp_macs_accepts_reference_and_variant(capsys):
-    assert ex05.mlp_macs(ex05.reference_mlp_macs)
-    assert ex05.mlp_macs(lambda sizes: int(np.dot(sizes[:-1], sizes[1:])))
-    assert "✓" in capsys.readouterr().out
-    assert ex05.reference_mlp_macs((784, 300, 100, 10)) == 266_200
+    assert verdict(ex05.fewest_units_for_budget, same_fraction) is False
+    assert "carries" in capsys.readouterr().out  # the hint: what one unit of each layer costs
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda sizes: sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])), "biases"),
-    (lambda sizes: sum(a * b for a, b in zip(sizes[:-2], sizes[1:-1])), "last layer"),
-    (lambda sizes: int(np.prod(sizes)), "consecutive"),
-    (lambda sizes: "266200", "number"),
-])
-def test_mlp_macs_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex05.mlp_macs, wrong) is False
-    out = capsys.readouterr().out
-    assert "✗" in out
+def test_reference_fewest_units_reports_an_impossible_budget():
+    with pytest.raises(ValueError, match="no plan"):
+        ex05.reference_fewest_units_for_budget((784, 300, 100, 10), 500)
 
 
 def test_ex05_imports_no_framework():

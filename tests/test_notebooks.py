@@ -90,6 +90,10 @@ def _05(r):
     assert r["units_removed_fraction"] >= 0.5 and r["param_ratio"] >= 2.0 and r["mac_ratio"] >= 2.0
     assert 0.5 <= r["amount_chosen_on_val"] < 1
     assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["pruned_accuracy"] <= 1
+    assert 0 <= r["no_ft_accuracy_taylor_50"] <= 1  # the GradientTape Taylor score of Exercise 1, on validation
+    assert 0.05 <= r["taylor_top5pct_images_share"] <= 1  # the top 5 % of images carry at least their share
+    plan = r["mac_budget_plan"]  # Exercise 2: the fewest units that meet half the dense MACs
+    assert plan["macs"] <= plan["budget"] and plan["removed_fc1"] > plan["removed_fc2"]
 
 
 def _06(r):
@@ -196,7 +200,9 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "05_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
                                       "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
                                       "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
-                                      "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
+                                      "no_ft_accuracy_random_50", "amount_chosen_on_val",
+                                      "no_ft_accuracy_taylor_50", "mac_budget_plan",
+                                      "taylor_top5pct_images_share"}, _05),
     "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                        "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
                                        "masked_speedup", "hand_vs_torch_pruning_identical", "seed",
