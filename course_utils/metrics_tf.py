@@ -288,6 +288,22 @@ def timer(
 
 
 
+def litert_interpreter(model_content: bytes, *, num_threads: int | None = None) -> Any:
+    """An interpreter for a ``.tflite`` flatbuffer: LiteRT's (``ai_edge_litert.interpreter.Interpreter``, the
+    ``ai-edge-litert`` package the course pins), or ``tf.lite.Interpreter`` when that package is missing.
+
+    ``tf.lite.Interpreter`` is deprecated (TensorFlow 2.21 warns) in favour of LiteRT; the two have the same API
+    and give the same outputs. ``num_threads``: ``None`` → the interpreter's default.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # fallback: TensorFlow's own copy (deprecated)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            return tf.lite.Interpreter(model_content=bytes(model_content), num_threads=num_threads)
+    return Interpreter(model_content=bytes(model_content), num_threads=num_threads)
+
+
 def _is_interpreter(obj: Any) -> bool:
     return isinstance(obj, tf.lite.Interpreter) or any(c.__name__ == "Interpreter" for c in type(obj).__mro__)
 
@@ -303,18 +319,16 @@ def tflite_timer(
     """Context: ``(call, threads used)``, where ``call()`` is one ``invoke()`` of a TFLite model on a
     fixed random batch of its input dtype.
 
-    ``tflite_model`` is the model's bytes (an interpreter with ``num_threads=threads`` is created;
-    ``None`` → all usable CPUs) or a ``tf.lite.Interpreter`` (used as it is: its input is resized
+    ``tflite_model`` is the model's bytes (a LiteRT interpreter, :func:`litert_interpreter`, with
+    ``num_threads=threads`` is created; ``None`` → all usable CPUs) or an interpreter (LiteRT's or
+    ``tf.lite.Interpreter``, used as it is: its input is resized
     to the batch, and its thread count, set when it was created, is reported as 0 = unknown).
     """
     if _is_interpreter(tflite_model):
         interpreter, used = tflite_model, 0
     else:
         used = threads or _cpu_threads()
-        with warnings.catch_warnings():
-            # TF 2.21 says tf.lite.Interpreter is deprecated in favour of ai_edge_litert (not a course dependency).
-            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            interpreter = tf.lite.Interpreter(model_content=bytes(tflite_model), num_threads=used)
+        interpreter = litert_interpreter(bytes(tflite_model), num_threads=used)
     inputs = interpreter.get_input_details()
     if len(inputs) != 1:
         raise NotImplementedError(f"the TFLite model has {len(inputs)} inputs; only single-input models are supported")

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -327,16 +326,18 @@ def reset_optimizer(model: Any) -> Any:
 def tflite_predict(tflite_model: bytes, x: np.ndarray, *, threads: int | None = None) -> np.ndarray:
     """Outputs (logits) of a TFLite flatbuffer for images ``x`` (float32 ``(N, 28, 28)``), as ``(N, classes)``.
 
-    Runs the whole batch in one call of ``tf.lite.Interpreter``. Introduced in 03_weight_pruning_tensorflow.
+    Runs the whole batch in one call of LiteRT's interpreter (``ai_edge_litert``; ``tf.lite.Interpreter`` if that
+    package is missing, see :func:`course_utils.metrics_tf.litert_interpreter`). Introduced in
+    03_weight_pruning_tensorflow.
     """
     if not isinstance(tflite_model, (bytes, bytearray)):
         raise TypeError(f"tflite_model must be the converter's bytes, got {type(tflite_model).__name__}")
     x = np.asarray(x, dtype=np.float32)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of images, got shape {x.shape}")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-        interpreter = tf.lite.Interpreter(model_content=bytes(tflite_model), num_threads=threads)
+    from .metrics_tf import litert_interpreter
+
+    interpreter = litert_interpreter(bytes(tflite_model), num_threads=threads)
     inp = interpreter.get_input_details()[0]
     want = tuple(int(d) for d in inp["shape"][1:])
     if tuple(x.shape[1:]) != want:

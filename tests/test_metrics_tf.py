@@ -178,3 +178,53 @@ def test_latency_threads_cannot_change_after_tf_started():
     with pytest.warns(RuntimeWarning, match="already initialised"):
         r = M.latency(small_mlp(), (8,), batch_size=2, repeats=1, warmup=0, threads=64)
     assert r.threads == (current or r.threads) and r.threads != 64
+
+
+# ----------------------------------------------------------------------------- LiteRT (issue 12)
+def _tiny_tflite() -> bytes:
+    from course_utils import models_tf
+
+    model = models_tf.mlp(hidden=(8, 4), seed=0)
+    return M.tflite_bytes(model)
+
+
+def test_litert_interpreter_is_ai_edge_litert_and_matches_tf_lite():
+    """The course runs .tflite files with LiteRT's interpreter; tf.lite.Interpreter (the fallback) gives the same."""
+    import warnings
+
+    from course_utils import metrics_tf
+    from course_utils.pruning_tf import tflite_predict
+
+    blob = _tiny_tflite()
+    interp = metrics_tf.litert_interpreter(blob, num_threads=1)
+    assert type(interp).__module__.startswith("ai_edge_litert")
+    x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        legacy = tf.lite.Interpreter(model_content=blob, num_threads=1)
+    inp, out = legacy.get_input_details()[0], legacy.get_output_details()[0]
+    legacy.resize_tensor_input(inp["index"], x.shape)
+    legacy.allocate_tensors()
+    legacy.set_tensor(inp["index"], x)
+    legacy.invoke()
+    np.testing.assert_array_equal(tflite_predict(blob, x), legacy.get_tensor(out["index"]))
+    with metrics_tf.tflite_timer(blob, (28, 28), 4, threads=1) as (call, used):
+        call()
+    assert used == 1
+
+
+def test_litert_interpreter_falls_back_to_tf_lite(monkeypatch):
+    import builtins
+
+    from course_utils import metrics_tf
+
+    real_import = builtins.__import__
+
+    def no_litert(name, *args, **kwargs):
+        if name.startswith("ai_edge_litert"):
+            raise ImportError("no ai_edge_litert")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    interp = metrics_tf.litert_interpreter(_tiny_tflite())
+    assert isinstance(interp, tf.lite.Interpreter)
