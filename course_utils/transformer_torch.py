@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import metrics
 from ._validate import check_fraction, check_int, check_positive_number
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "TinyViT",
     "block_influence",
     "calibration_inputs",
-    "count_params",
     "ffn_scores",
     "head_loss_scores",
     "head_mask_model",
@@ -182,7 +182,7 @@ class TinyViT(nn.Module):
 def tiny_vit(dim: int = 64, depth: int = 4, heads: int = 4, hidden: int = 128, *, seed: int = 0) -> TinyViT:
     """A :class:`TinyViT`: 7×7 patches (16 tokens), ``depth`` blocks of ``heads`` heads of ``dim // heads``
     dimensions and an FFN of ``hidden`` neurons; weights drawn reproducibly from ``seed`` (PyTorch's default
-    initialization under a forked RNG). The defaults have about 137k parameters.
+    initialization under a forked RNG). The defaults have about 139k parameters (``metrics.count_params``).
     Introduced in 11_pruning_a_transformer_pytorch.
     """
     for name, v in (("dim", dim), ("heads", heads), ("hidden", hidden)):
@@ -200,26 +200,15 @@ def _check_vit(model: Any) -> TinyViT:
     return model
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of parameters (all of them, zeros included). Introduced in 11_pruning_a_transformer_pytorch."""
-    return sum(p.numel() for p in model.parameters())
-
-
 def vit_macs(model: TinyViT) -> int:
-    """Multiply-accumulates per image: every Linear layer (per token) plus the two attention products
-    ``q·kᵀ`` and ``att·v`` (``2 · tokens² · heads · head_dim`` per block), which ``metrics.macs`` does not see
-    because they have no weights. Softmax, GELU, LayerNorm and additions are not counted. A dense, shape-based
+    """Multiply-accumulates per image: ``metrics.macs`` (every Linear layer, per token) plus the two attention
+    products ``q·kᵀ`` and ``att·v`` (``2 · tokens² · heads · head_dim`` per block), which ``metrics.macs`` does not
+    see because they have no weights. Softmax, GELU, LayerNorm and additions are not counted. A dense, shape-based
     count: zeros in a weight matrix cost the same. Introduced in 11_pruning_a_transformer_pytorch.
     """
     model = _check_vit(model)
-    t = model.tokens
-    total = t * model.embed.in_features * model.embed.out_features + model.head.in_features * model.head.out_features
-    for block in model.blocks:
-        a = block.attn
-        total += t * sum(m.in_features * m.out_features for m in (a.q_proj, a.k_proj, a.v_proj, a.out_proj))
-        total += 2 * t * t * a.n_heads * a.head_dim
-        total += t * sum(m.in_features * m.out_features for m in (block.ffn.fc1, block.ffn.fc2))
-    return int(total)
+    attention = sum(2 * model.tokens**2 * block.attn.n_heads * block.attn.head_dim for block in model.blocks)
+    return int(metrics.macs(model, (28, 28)) + attention)
 
 
 def _as_images(x: Any) -> torch.Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_utils import metrics
 from course_utils import transformer_torch as tt
 
 
@@ -23,7 +24,7 @@ def test_shapes_inputs_and_counts(vit, images):
     out = vit(images)
     assert out.shape == (24, 10)
     assert torch.allclose(vit(images.reshape(24, 784)), out) and torch.allclose(vit(images[:, None]), out)
-    assert tt.count_params(vit) == sum(p.numel() for p in vit.parameters())
+    assert metrics.count_params(vit) == sum(p.numel() for p in vit.parameters())
     # Linear MACs per token × 16 tokens, plus 2·16²·dim per block for q·kᵀ and att·v
     per_block = 16 * (4 * 32 * 32 + 2 * 32 * 64) + 2 * 16 * 16 * 32
     assert tt.vit_macs(vit) == 16 * 49 * 32 + 2 * per_block + 32 * 10
