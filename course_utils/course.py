@@ -52,11 +52,11 @@ COURSE_MAP: tuple[Lesson, ...] = (
     Lesson("06_structured_pruning_pytorch", "Structured (channel and layer) pruning in PyTorch",
            "L1 and BN-scale filter ranking, BatchNorm and flatten surgery, torch-pruning's dependency graph, "
            "removing whole residual blocks",
-           35, 15, "PyTorch"),
+           45, 15, "PyTorch"),
     Lesson("07_structured_pruning_tensorflow", "Structured (channel and layer) pruning in TensorFlow",
            "Keras channel surgery, BN-scale ranking, removing whole residual blocks, TFLite latency, 2:4 "
            "sparsity and XNNPACK",
-           30, 15, "TensorFlow"),
+           45, 15, "TensorFlow"),
     Lesson("08_measuring_what_pruning_buys_pytorch", "Measuring what pruning buys in PyTorch",
            "parameters vs nonzeros vs bytes vs MACs vs latency; when sparse storage pays off",
            30, 15, "PyTorch"),

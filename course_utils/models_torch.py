@@ -1,8 +1,9 @@
-"""The course's two models in PyTorch (introduced in 01_loss_before_and_after_pytorch).
+"""The course's models in PyTorch (introduced in 01_loss_before_and_after_pytorch).
 
-Both are ``nn.Sequential`` with named children, so layers are reached as ``model.fc1`` or
-``model.conv1`` — the names torch.nn.utils.prune, torch-pruning and the Keras twins in
-``course_utils.models_tf`` use as well.
+The MLP and the CNN are ``nn.Sequential`` with named children, so layers are reached as ``model.fc1``
+or ``model.conv1`` — the names torch.nn.utils.prune, torch-pruning and the Keras twins in
+``course_utils.models_tf`` use as well. :func:`residual_mlp` (layer pruning, notebook 06) is an
+``nn.Module`` with a ``stem``, a list of residual ``blocks`` and a ``head``.
 
 Initialisation (same rule as the Keras models): weights of Linear/Conv layers are
 He/Kaiming-uniform, ``U(-b, b)`` with ``b = sqrt(6 / fan_in)`` (``fan_in`` = inputs per output
@@ -30,7 +31,7 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 INPUT_FEATURES = IMAGE_SIZE * IMAGE_SIZE
 
-__all__ = ["mlp", "small_cnn", "he_uniform_bound"]
+__all__ = ["Block", "ResidualMLP", "he_uniform_bound", "mlp", "residual_mlp", "small_cnn"]
 
 
 def he_uniform_bound(fan_in: int) -> float:
@@ -118,3 +119,61 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0) -> nn.Sequen
         )
 
     return _build(make_layers, seed)
+
+
+class Block(nn.Module):
+    """One residual block ``y = h + fc2(ReLU(fc1(h)))`` of :func:`residual_mlp`.
+
+    No activation after the sum, so a block whose branch outputs zero is exactly the identity.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.fc2(torch.relu(self.fc1(h)))
+
+
+class ResidualMLP(nn.Module):
+    """``flatten → stem (Linear + ReLU) → blocks (residual) → head (Linear, logits)``; see :func:`residual_mlp`."""
+
+    def __init__(self, width: int, blocks: int) -> None:
+        super().__init__()
+        self.flatten = nn.Flatten(start_dim=1)
+        self.stem = nn.Linear(INPUT_FEATURES, width)
+        self.blocks = nn.ModuleList(Block(width) for _ in range(blocks))
+        self.head = nn.Linear(width, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.stem(self.flatten(x)))
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h)
+
+
+def residual_mlp(width: int = 256, blocks: int = 6, *, seed: int = 0) -> ResidualMLP:
+    """Residual MLP for layer (depth) pruning: 784 → ``width`` → ``blocks`` residual blocks → 10 logits.
+
+    ``h = ReLU(stem(x))``, then per block ``h = h + fc2(ReLU(fc1(h)))`` (``width → width → width``, no
+    activation after the sum: removing a block is exactly ``h = h``), then ``head(h)``. Attributes
+    ``stem``, ``blocks`` (an ``nn.ModuleList`` of :class:`Block` with ``fc1``, ``fc2``; parameter names
+    ``blocks.{i}.fc1.weight`` …) and ``head``; the twin of ``models_tf.residual_mlp`` (layers
+    ``stem``, ``block{i}_fc1``, ``block{i}_fc2``, ``head``). He-uniform weights as the other models,
+    except that each block's ``fc2`` starts at zero weights, so the untrained network starts as the
+    plain stem → head MLP and adds depth as it learns (the "zero-init residual" trick of Goyal et al.
+    2017). Accepts ``(N, 784)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)``. ``blocks=0`` is allowed.
+    Introduced in 06_structured_pruning_pytorch.
+    """
+    (w,) = _check_sizes((width,), "width", exact=1)
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
+        raise ValueError(f"blocks must be a non-negative int, got {blocks!r}")
+    _check_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        model = ResidualMLP(w, blocks)
+    _init_(model, seed)
+    with torch.no_grad():
+        for block in model.blocks:
+            block.fc2.weight.zero_()
+    return model

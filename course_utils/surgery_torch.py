@@ -14,6 +14,14 @@ exactly as big and as slow as the dense one. The functions here build *smaller* 
   following BatchNorm's entries, and the input channels of the next Conv layer — or, after a
   flatten, the matching input columns of the first Linear layer. Introduced in
   06_structured_pruning_pytorch.
+- :func:`bn_scale_scores`: ``|gamma|`` of the BatchNorm after a conv, the channel criterion of
+  Network Slimming (Liu et al. 2017). Introduced in 06_structured_pruning_pytorch.
+- :func:`recalibrate_bn`: fresh BatchNorm running statistics from calibration images after a
+  surgery (adaptive BN, Li et al. 2020 "EagleEye"). Introduced in 06_structured_pruning_pytorch.
+- :func:`block_influence` and :func:`remove_blocks`: layer (depth) pruning of
+  ``models_torch.residual_mlp`` — score each residual block by how little it changes its input
+  (ShortGPT's block influence, Men et al. 2024), then remove whole blocks. Introduced in
+  06_structured_pruning_pytorch.
 - :func:`filter_norms` (``p=1``: the L1-norm filter criterion of Li et al. 2017, "Pruning Filters
   for Efficient ConvNets") and :func:`layer_widths`, with the same names and arguments as in
   ``surgery_tf``; the older module-based :func:`l1_filter_norms` / :func:`l1_filter_ranking` still
@@ -48,11 +56,15 @@ from ._validate import check_int, keep_index_array, keep_indices
 
 __all__ = [
     "CRITERIA",
+    "block_influence",
+    "bn_scale_scores",
     "filter_norms",
     "keep_indices",
     "l1_filter_norms",
     "l1_filter_ranking",
     "layer_widths",
+    "recalibrate_bn",
+    "remove_blocks",
     "remove_channels",
     "remove_units",
     "unit_scores",
@@ -584,4 +596,168 @@ def remove_channels(model: nn.Module, layer: LayerRef, keep_idx: IndexLike) -> n
             spatial = m.in_features // c_out
             cols = (keep[:, None] * spatial + torch.arange(spatial, device=keep.device)[None, :]).reshape(-1)
             parent._modules[k] = _slice_linear(m, cols=cols)
+    return new_model
+
+
+# ----------------------------------------------------------------------------- BatchNorm
+def _batchnorm_after(model: nn.Module, name: str, what: str) -> nn.Module:
+    """The BatchNorm that follows layer ``name`` in its ``nn.Sequential`` (only element-wise layers between)."""
+    _, after = _siblings_after(model, name, what)
+    for _key, m in after:
+        if isinstance(m, _BATCHNORMS):
+            return m
+        if isinstance(m, (nn.Identity, nn.modules.dropout._DropoutNd)):
+            continue
+        break
+    raise ValueError(f"no BatchNorm follows {name!r}, so there is no BatchNorm scale (gamma) to read")
+
+
+def bn_scale_scores(model: nn.Module, layer: LayerRef) -> np.ndarray:
+    """``|gamma|`` of each output channel of ``layer``, read from the BatchNorm right after it; higher = keep.
+
+    The criterion of Network Slimming (Liu et al. 2017, "Learning Efficient Convolutional Networks
+    through Network Slimming"; ``torch_pruning.importance.BNScaleImportance``): BatchNorm normalises
+    each channel to unit variance and multiplies it by ``gamma``, so ``|gamma|`` — not the filter's
+    norm, which the normalisation divides out — sets how strongly the channel reaches the next layer.
+    ``layer`` is a Conv/Linear layer (name or module) followed by a BatchNorm in an ``nn.Sequential``,
+    or the BatchNorm itself. The twin of ``surgery_tf.bn_scale_scores(model, layer)``. Returns a
+    float64 array of length ``out_channels``. Introduced in 06_structured_pruning_pytorch.
+    """
+    _check_model(model)
+    if isinstance(layer, nn.Module) and isinstance(layer, _BATCHNORMS):
+        bn = layer
+        _resolve(model, layer)  # it must belong to the model
+    else:
+        name, module = _resolve(model, layer)
+        if isinstance(module, _BATCHNORMS):
+            bn = module
+        elif isinstance(module, (nn.Linear, *_CONVS)):
+            bn = _batchnorm_after(model, name, "bn_scale_scores")
+        else:
+            raise TypeError(f"bn_scale_scores expects a Conv/Linear layer or a BatchNorm, {name!r} is a "
+                            f"{type(module).__name__}")
+    if not bn.affine:
+        raise ValueError("this BatchNorm has no scale (affine=False): every gamma is 1")
+    return _effective_weight(bn).abs().double().cpu().numpy()
+
+
+def recalibrate_bn(model: nn.Module, x: Any, *, batch_size: int = 256) -> nn.Module:
+    """Recompute every BatchNorm's running mean and variance from the images ``x``; returns ``model``.
+
+    After channel surgery a BatchNorm's stored statistics describe the inputs of the *dense* model;
+    forwarding calibration images — a few hundred from the **training** split — refreshes them
+    ("adaptive BatchNorm", Li et al. 2020, "EagleEye"). What it does, in place: reset each
+    BatchNorm's running statistics, set ``momentum=None`` (a cumulative average over the batches
+    instead of an exponential one), put only the BatchNorm layers in training mode (Dropout stays
+    off), forward ``x`` in batches of ``batch_size`` under ``torch.no_grad()``, then restore each
+    layer's momentum and mode. No weight changes. ``x``: numpy or torch images, float in [0, 1],
+    ``(N, 28, 28)`` or ``(N, 1, 28, 28)``. Raises ``ValueError`` if the model has no BatchNorm with
+    running statistics, or if a batch of 1 would meet a BatchNorm. Introduced in
+    06_structured_pruning_pytorch.
+    """
+    _check_model(model)
+    bns = [m for m in model.modules() if isinstance(m, _BATCHNORMS) and m.track_running_stats]
+    if not bns:
+        raise ValueError("the model has no BatchNorm layer with running statistics to recalibrate")
+    batch_size = check_int(batch_size, "batch_size", 2)
+    xt = _as_input(x)
+    if len(xt) % batch_size == 1:
+        raise ValueError(f"{len(xt)} images in batches of {batch_size} leave a last batch of 1 image, "
+                         "whose batch variance is undefined; change batch_size")
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    modes = {m: m.training for m in model.modules()}
+    momenta = {bn: bn.momentum for bn in bns}
+    try:
+        model.eval()
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None
+            bn.train()
+        with torch.no_grad():
+            for i in range(0, len(xt), batch_size):
+                model(xt[i: i + batch_size].to(device))
+    finally:
+        for bn, momentum in momenta.items():
+            bn.momentum = momentum
+        for m, mode in modes.items():
+            m.training = mode
+    return model
+
+
+# ----------------------------------------------------------------------------- residual blocks
+def _check_residual(model: nn.Module, what: str) -> None:
+    from .models_torch import ResidualMLP
+
+    _check_model(model)
+    if not isinstance(model, ResidualMLP):
+        raise TypeError(f"{what} works on models_torch.residual_mlp models (a stem, a list of residual blocks "
+                        f"and a head), got a {type(model).__name__}")
+
+
+def block_influence(model: nn.Module, data: Any, *, batch_size: int = 256) -> np.ndarray:
+    """Block influence of each residual block: mean over images of ``1 - cos(h_in, h_out)``; low = removable.
+
+    ShortGPT's criterion (Men et al. 2024, "ShortGPT: Layers in Large Language Models are More
+    Redundant Than You Expect"): a block whose output points the same way as its input changes the
+    representation little, so removing it (``h_out = h_in``) should cost little. ``data`` is images
+    ``x`` or ``(x, y)`` (labels ignored), float in [0, 1] — calibration images from the **training**
+    split. The model runs in eval mode under ``no_grad``; its mode is restored. Returns a float64
+    array with one value per block, in ``[0, 2]``. The twin of ``surgery_tf.block_influence``.
+    Introduced in 06_structured_pruning_pytorch.
+    """
+    _check_residual(model, "block_influence")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    x, _ = _unpack_data(data, need_labels=False)
+    n_blocks = len(model.blocks)
+    total = torch.zeros(n_blocks, dtype=torch.float64)
+    captured: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        captured.append(1 - nn.functional.cosine_similarity(inp[0].double(), out.double(), dim=1, eps=1e-12))
+
+    handles = [block.register_forward_hook(hook) for block in model.blocks]
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                captured.clear()
+                model(x[i: i + batch_size].to(device))
+                total += torch.stack([c.sum() for c in captured]).cpu()
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return (total / len(x)).numpy()
+
+
+def remove_blocks(model: nn.Module, blocks: Sequence[int]) -> nn.Module:
+    """A copy of a ``residual_mlp`` without the residual blocks ``blocks`` (indices from 0); other weights copied.
+
+    Removing block ``i`` replaces ``h = h + F_i(h)`` by ``h = h``, which is exact because the blocks
+    have no activation after the sum: the result computes what the original computes with block
+    ``i``'s branch set to zero. The remaining blocks keep their order (and are renumbered 0, 1, …).
+    Removing every block is allowed (stem → head). The argument is not modified. Raises
+    ``TypeError`` for a model that is not a ``models_torch.residual_mlp``, ``ValueError`` for indices
+    out of range or repeated. The twin of ``surgery_tf.remove_blocks``. Introduced in
+    06_structured_pruning_pytorch.
+    """
+    _check_residual(model, "remove_blocks")
+    n = len(model.blocks)
+    if isinstance(blocks, torch.Tensor):
+        blocks = blocks.tolist()
+    if isinstance(blocks, (str, bytes)) or not isinstance(blocks, (Sequence, np.ndarray)):
+        raise TypeError(f"blocks must be a list of block indices, got {blocks!r}")
+    idx: list[int] = []
+    for b in blocks:
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, (int, np.integer)):
+            raise TypeError(f"block indices must be ints, got {blocks!r}")
+        if not 0 <= b < n:
+            raise ValueError(f"block index {b} out of range: the model has {n} blocks (0 … {n - 1})")
+        idx.append(int(b))
+    if len(set(idx)) != len(idx):
+        raise ValueError(f"block indices must be distinct, got {idx}")
+    new_model = _copy(model)
+    new_model.blocks = nn.ModuleList(b for i, b in enumerate(new_model.blocks) if i not in idx)
     return new_model

@@ -23,7 +23,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 from tqdm.auto import tqdm
 
 from ._torch_prune import refresh
-from ._validate import check_int, check_positive_number
+from ._validate import check_fraction, check_int, check_positive_number
 from .history import History
 
 __all__ = ["History", "fit", "evaluate", "predict_logits"]
@@ -201,12 +201,16 @@ def fit(
     progress: bool = True,
     on_step: Callable[[int], Any] | None = None,
     l1: float = 0.0,
+    teacher: nn.Module | None = None,
+    kd_temperature: float = 4.0,
+    kd_weight: float = 0.9,
 ) -> History:
     """Train ``model`` in place with cross-entropy on logits; return its ``History``.
 
     The twin of ``train_tf.fit``: ``fit(model, train, epochs=..., val=val, seed=...)`` with the same
     keywords (``epochs``, ``lr``, ``optimizer``, ``val``, ``batch_size``, ``seed``, ``progress``,
-    ``on_step``); ``weight_decay`` and ``l1`` are PyTorch-only, ``callbacks``/``compile`` Keras-only.
+    ``on_step``, ``teacher``, ``kd_temperature``, ``kd_weight``); ``weight_decay`` and ``l1`` are PyTorch-only,
+    ``callbacks``/``compile`` Keras-only.
 
     - ``train``/``val``: a ``DataLoader`` of ``(x, y)`` batches or a tuple ``(x, y)`` of numpy
       arrays/tensors. Tuples are wrapped in a DataLoader shuffled by a generator seeded with
@@ -222,6 +226,13 @@ def fit(
       weights; not biases, not BatchNorm) to the loss; introduced in
       09_pruning_regularization_and_early_stopping_pytorch.
       ``History.loss`` reports the cross-entropy alone.
+    - ``teacher``: knowledge distillation (Hinton et al. 2015, arXiv:1503.02531). With a teacher model
+      (e.g. the dense model a pruned copy came from; run in eval mode, no gradients, never changed) the
+      loss is ``(1 - kd_weight) * CE(student, labels) + kd_weight * T² * KL(softmax(teacher / T) ||
+      softmax(student / T))`` with ``T = kd_temperature`` (> 0; the T² keeps the soft term's gradient
+      on the scale of the hard one); ``kd_weight`` is a fraction in [0, 1]. Without a teacher the two
+      are ignored. ``History.loss`` still reports the cross-entropy with the labels alone.
+      Introduced in 02_weight_pruning_pytorch.
     - ``progress``: a tqdm bar over all batches showing loss/accuracy.
 
     Works with ``torch.nn.utils.prune``: the optimizer updates ``weight_orig`` and the mask keeps
@@ -237,6 +248,13 @@ def fit(
     check_positive_number(l1, "l1", allow_zero=True)
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be callable (step: int) -> None, got {on_step!r}")
+    check_positive_number(kd_temperature, "kd_temperature")
+    check_fraction(kd_weight, "kd_weight")
+    if teacher is not None:
+        if not isinstance(teacher, nn.Module):
+            raise TypeError(f"teacher must be a torch nn.Module (e.g. the dense model), got {type(teacher).__name__}")
+        if teacher is model:
+            raise ValueError("teacher is the model being trained: pass a separate copy (e.g. the dense model)")
 
     device = _device(model)
     train_loader = _loader(train, batch_size=batch_size, shuffle=True, seed=seed, model=model, device=device)
@@ -276,8 +294,10 @@ def fit(
                         f"the learning rate lr={lr} is probably too high"
                     )
                 total = loss
+                if teacher is not None:
+                    total = (1 - kd_weight) * loss + kd_weight * _distillation(logits, teacher, xb, kd_temperature)
                 if prunable:
-                    total = loss + l1 * sum(m.weight.abs().sum() for m in prunable)
+                    total = total + l1 * sum(m.weight.abs().sum() for m in prunable)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
@@ -309,6 +329,22 @@ def fit(
         model.train(was_training)
     hist.steps = step
     return hist
+
+
+def _distillation(logits: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), mean over the batch (Hinton et al. 2015)."""
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        with torch.no_grad():
+            soft = F.log_softmax(_forward(teacher, xb) / temperature, dim=1)
+    finally:
+        teacher.train(was_training)
+    if soft.shape != logits.shape:
+        raise ValueError(f"the teacher's logits have shape {tuple(soft.shape)}, the student's {tuple(logits.shape)}: "
+                         "teacher and student must predict the same classes")
+    log_student = F.log_softmax(logits / temperature, dim=1)
+    return temperature**2 * F.kl_div(log_student, soft, reduction="batchmean", log_target=True)
 
 
 def _evaluate_loader(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, float]:

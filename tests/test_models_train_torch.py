@@ -214,6 +214,42 @@ def test_l1_shrinks_weights():
     assert b.fc1.weight.abs().sum() < a.fc1.weight.abs().sum()
 
 
+def test_distillation_from_a_teacher():
+    """teacher= adds Hinton et al.'s soft-target term; kd_weight=0 is plain training, the teacher is untouched."""
+    x, y = quadrant_data(256)
+    teacher = mt.mlp((32,), seed=1)
+    tt.fit(teacher, (x, y), epochs=3, batch_size=64, progress=False)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    plain, zero, kd = (mt.mlp((16,), seed=0) for _ in range(3))
+    h_plain = tt.fit(plain, (x, y), epochs=2, batch_size=64, progress=False)
+    h_zero = tt.fit(zero, (x, y), epochs=2, batch_size=64, teacher=teacher, kd_weight=0.0, progress=False)
+    assert h_zero.loss == pytest.approx(h_plain.loss)  # weight 0: the labels alone
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), zero.parameters()))
+    tt.fit(kd, (x, y), epochs=2, batch_size=64, teacher=teacher, kd_weight=1.0, kd_temperature=2.0, progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(plain.parameters(), kd.parameters()))
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())  # teacher not trained
+    assert teacher.training  # its mode restored
+    # weight 1 learns from the teacher's soft targets alone: it agrees with the teacher
+    with torch.no_grad():
+        agree = (kd(torch.from_numpy(x)).argmax(1) == teacher(torch.from_numpy(x)).argmax(1)).float().mean()
+    assert agree > 0.8
+
+
+def test_distillation_rejects_bad_arguments():
+    x, y = quadrant_data(32)
+    m = mt.mlp((8,))
+    with pytest.raises(TypeError, match="teacher must be a torch nn.Module"):
+        tt.fit(m, (x, y), epochs=1, teacher="dense", progress=False)
+    with pytest.raises(ValueError, match="separate copy"):
+        tt.fit(m, (x, y), epochs=1, teacher=m, progress=False)
+    with pytest.raises(ValueError, match="kd_temperature"):
+        tt.fit(m, (x, y), epochs=1, teacher=mt.mlp((8,)), kd_temperature=0, progress=False)
+    with pytest.raises(ValueError, match="kd_weight"):
+        tt.fit(m, (x, y), epochs=1, teacher=mt.mlp((8,)), kd_weight=1.5, progress=False)
+    with pytest.raises(ValueError, match="same classes"):
+        tt.fit(m, (x, y), epochs=1, teacher=nn.Sequential(nn.Flatten(), nn.Linear(784, 12)), progress=False)
+
+
 def test_optimizer_instances_and_surgery():
     x, y = quadrant_data(128)
     m = mt.mlp((16,), seed=0)
@@ -289,3 +325,31 @@ def test_fit_rejects_the_keras_x_y_form_with_a_clear_error():
         tt.fit(m, x, y, epochs=1, progress=False)  # y would be epochs: torch never had the (x, y) positional form
     with pytest.raises(TypeError, match=r"tuple \(x, y\)"):
         tt.evaluate(m, x)
+
+
+def test_residual_mlp_shapes_names_and_zero_branches():
+    m = mt.residual_mlp(width=32, blocks=3, seed=0)
+    assert [n for n, _ in m.named_children()] == ["flatten", "stem", "blocks", "head"]
+    assert len(m.blocks) == 3 and m.blocks[0].fc1.in_features == 32 and m.head.out_features == 10
+    assert n_params(m) == 784 * 32 + 32 + 3 * 2 * (32 * 32 + 32) + 32 * 10 + 10
+    x = torch.rand(5, 1, 28, 28)
+    assert m(x).shape == (5, 10) and m(x.reshape(5, 784)).shape == (5, 10)
+    assert all(float(b.fc2.weight.detach().abs().sum()) == 0 for b in m.blocks)  # untrained: stem -> head
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), m.head(torch.relu(m.stem(x.flatten(1)))))
+    assert torch.equal(mt.residual_mlp(32, 3, seed=1).stem.weight, mt.residual_mlp(32, 3, seed=1).stem.weight)
+    assert not torch.equal(mt.residual_mlp(32, 3, seed=1).stem.weight, m.stem.weight)
+    assert len(mt.residual_mlp(8, 0).blocks) == 0
+
+
+def test_residual_mlp_trains_and_rejects_bad_arguments():
+    x, y = quadrant_data(256)
+    m = mt.residual_mlp(width=16, blocks=2, seed=0)
+    h = tt.fit(m, (x, y), epochs=3, batch_size=64, progress=False)
+    assert h.loss[-1] < h.loss[0] and float(m.blocks[0].fc2.weight.detach().abs().sum()) > 0
+    with pytest.raises(ValueError, match="blocks"):
+        mt.residual_mlp(16, -1)
+    with pytest.raises(ValueError, match="width"):
+        mt.residual_mlp(0, 2)
+    with pytest.raises(ValueError, match="seed"):
+        mt.residual_mlp(16, 2, seed=-1)

@@ -1,6 +1,7 @@
 """Structured surgery (course_utils.surgery_torch): criteria, real removal of units and channels."""
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -401,3 +402,156 @@ def test_hand_surgery_agrees_with_torch_pruning():
     assert hand_sd.keys() == lib_sd.keys()
     for k in hand_sd:
         assert torch.equal(hand_sd[k], lib_sd[k]), k
+
+
+# ----------------------------------------------------------------------------- BatchNorm scale, recalibration
+def test_bn_scale_scores_read_gamma_of_the_following_batchnorm():
+    model = trained_bn_cnn()
+    for conv, bn in (("conv1", model.bn1), ("conv2", model.bn2)):
+        expected = bn.weight.detach().abs().double().numpy()
+        np.testing.assert_array_equal(st.bn_scale_scores(model, conv), expected)
+        np.testing.assert_array_equal(st.bn_scale_scores(model, bn), expected)  # the BatchNorm itself
+    with torch.no_grad():
+        model.bn1.weight[0] = -3.0  # a negative gamma scales as strongly as a positive one
+    assert st.bn_scale_scores(model, "conv1")[0] == 3.0
+
+
+def test_bn_scale_scores_errors():
+    model = trained_bn_cnn()
+    with pytest.raises(ValueError, match="no BatchNorm follows"):
+        st.bn_scale_scores(model, "fc")
+    with pytest.raises(ValueError, match="no BatchNorm follows"):
+        st.bn_scale_scores(mt.mlp((8,)), "fc1")
+    with pytest.raises(TypeError, match="is a ReLU"):
+        st.bn_scale_scores(model, "relu1")
+    with pytest.raises(ValueError, match="no layer named"):
+        st.bn_scale_scores(model, "conv9")
+    with pytest.raises(ValueError, match="not a layer of the model"):
+        st.bn_scale_scores(model, nn.BatchNorm2d(8))
+
+
+def test_recalibrate_bn_matches_the_statistics_of_the_images():
+    model = trained_bn_cnn()
+    x = images(64, seed=5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.bn1.momentum = 0.3
+    out = st.recalibrate_bn(model, x, batch_size=16)
+    assert out is model and not model.training and model.bn1.momentum == 0.3 and model.bn2.momentum == 0.1
+    with torch.no_grad():  # bn1's input is conv1's output: the mean of the per-batch means, as momentum=None gives
+        z = model.conv1(x)
+    batch_means = torch.stack([z[i: i + 16].mean(dim=(0, 2, 3)) for i in range(0, 64, 16)]).mean(0)
+    torch.testing.assert_close(model.bn1.running_mean, batch_means, rtol=1e-5, atol=1e-6)
+    assert int(model.bn1.num_batches_tracked) == 4
+    for k, v in model.state_dict().items():  # weights untouched, statistics changed
+        if "running" not in k and "num_batches" not in k:
+            assert torch.equal(v, before[k]), k
+    assert not torch.equal(model.bn2.running_var, before["bn2.running_var"])
+    again = {k: v.clone() for k, v in model.state_dict().items()}
+    st.recalibrate_bn(model, x, batch_size=16)  # a fresh average: running it twice gives the same statistics
+    assert all(torch.equal(v, again[k]) for k, v in model.state_dict().items())
+
+
+def test_recalibrate_bn_leaves_dropout_off_and_restores_train_mode():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten(),
+                          nn.Linear(4 * 26 * 26, 3))
+    model.train()
+    st.recalibrate_bn(model, images(8), batch_size=4)
+    assert all(m.training for m in model.modules())
+    model.eval()
+    a = st.recalibrate_bn(copy_of(model), images(8), batch_size=4)
+    b = st.recalibrate_bn(copy_of(model), images(8), batch_size=4)
+    assert torch.equal(a[1].running_var, b[1].running_var)  # no dropout noise reached the statistics
+
+
+def copy_of(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model)
+
+
+def test_recalibrate_bn_errors():
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        st.recalibrate_bn(mt.mlp((8,)), images(8))
+    with pytest.raises(ValueError, match="last batch of 1"):
+        st.recalibrate_bn(trained_bn_cnn(), images(9), batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        st.recalibrate_bn(trained_bn_cnn(), images(8), batch_size=1)
+    with pytest.raises(TypeError, match="float"):
+        st.recalibrate_bn(trained_bn_cnn(), np.zeros((8, 28, 28), dtype=np.uint8))
+
+
+# ----------------------------------------------------------------------------- residual blocks (depth)
+def trained_residual(blocks: int = 4, seed: int = 0) -> nn.Module:
+    """A residual MLP with random non-zero weights in every branch (as after training)."""
+    model = mt.residual_mlp(width=16, blocks=blocks, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for block in model.blocks:
+            block.fc2.weight.uniform_(-0.3, 0.3, generator=gen)
+            block.fc2.bias.uniform_(-0.1, 0.1, generator=gen)
+    return model.eval()
+
+
+@pytest.mark.parametrize("k", [0, 2, 3])
+def test_removing_a_block_equals_zeroing_its_residual_branch(k):
+    from course_utils import metrics
+
+    model = trained_residual()
+    x = images(16)
+    removed = st.remove_blocks(model, [k])
+    zeroed = copy_of(model)
+    with torch.no_grad():
+        zeroed.blocks[k].fc2.weight.zero_()
+        zeroed.blocks[k].fc2.bias.zero_()
+    torch.testing.assert_close(logits(removed, x), logits(zeroed, x), rtol=0, atol=1e-5)
+    assert len(removed.blocks) == 3 and len(model.blocks) == 4  # the argument is untouched
+    block_macs = 2 * 16 * 16
+    assert metrics.macs(model, (1, 28, 28)) - metrics.macs(removed, (1, 28, 28)) == block_macs
+    assert torch.equal(removed.blocks[k if k < 3 else 2].fc1.weight, model.blocks[k + 1 if k < 3 else 2].fc1.weight)
+
+
+def test_remove_blocks_keeps_order_and_allows_removing_all():
+    model = trained_residual()
+    x = images(8)
+    two = st.remove_blocks(model, np.array([3, 1]))
+    assert torch.equal(two.blocks[0].fc1.weight, model.blocks[0].fc1.weight)
+    assert torch.equal(two.blocks[1].fc1.weight, model.blocks[2].fc1.weight)
+    none = st.remove_blocks(model, [0, 1, 2, 3])
+    expected = model.head(torch.relu(model.stem(x.flatten(1))))
+    torch.testing.assert_close(logits(none, x), expected)
+    same = st.remove_blocks(model, [])
+    torch.testing.assert_close(logits(same, x), logits(model, x))
+
+
+def test_remove_blocks_errors():
+    model = trained_residual()
+    with pytest.raises(ValueError, match="out of range"):
+        st.remove_blocks(model, [4])
+    with pytest.raises(ValueError, match="out of range"):
+        st.remove_blocks(model, [-1])
+    with pytest.raises(ValueError, match="distinct"):
+        st.remove_blocks(model, [1, 1])
+    with pytest.raises(TypeError, match="ints"):
+        st.remove_blocks(model, [1.5])
+    with pytest.raises(TypeError, match="list of block indices"):
+        st.remove_blocks(model, 1)
+    with pytest.raises(TypeError, match="residual_mlp"):
+        st.remove_blocks(mt.mlp((8,)), [0])
+
+
+def test_block_influence_is_one_minus_cosine_by_hand():
+    model = trained_residual()
+    x = images(12)
+    scores = st.block_influence(model, (x, torch.zeros(12, dtype=torch.long)), batch_size=5)
+    with torch.no_grad():
+        h = torch.relu(model.stem(x.flatten(1))).double()
+        expected = []
+        for block in model.blocks:
+            out = block.double()(h)
+            block.float()
+            expected.append(float((1 - nn.functional.cosine_similarity(h, out, dim=1)).mean()))
+            h = out
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    assert scores.shape == (4,) and np.all((scores >= 0) & (scores <= 2))
+    fresh = mt.residual_mlp(width=16, blocks=3)  # zero-initialised branches change nothing
+    np.testing.assert_allclose(st.block_influence(fresh, x), 0.0, atol=1e-5)
+    with pytest.raises(TypeError, match="residual_mlp"):
+        st.block_influence(mt.mlp((8,)), x)
