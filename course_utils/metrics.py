@@ -399,7 +399,10 @@ def tflite_latency(
     warmup: int = 5,
     threads: int | None = None,
 ) -> LatencyResult:
-    """Latency (seconds) of a converted TFLite model run by ``tf.lite.Interpreter``.
+    """Latency (seconds) of a converted TFLite model run by the LiteRT interpreter.
+
+    The interpreter is ``ai_edge_litert.interpreter.Interpreter`` (``tf.lite.Interpreter``, deprecated in
+    TF 2.21, only as a fallback; see ``metrics_tf.litert_interpreter``).
 
     The interpreter is created with ``num_threads=threads`` (``None`` → all usable CPUs),
     its input resized to ``(batch_size, *input_shape)`` and fed random data of the model's
@@ -420,7 +423,7 @@ def tflite_latency(
 
 
 def _is_tflite(model: Any) -> bool:
-    """TFLite model bytes, or a ``tf.lite.Interpreter`` (recognised by class, without importing TensorFlow)."""
+    """TFLite model bytes, or a LiteRT / ``tf.lite`` ``Interpreter`` (recognised by class, without importing it)."""
     if isinstance(model, (bytes, bytearray)):
         return True
     return any(c.__name__ == "Interpreter" and c.__module__.startswith(("tensorflow", "tflite_runtime", "ai_edge"))
@@ -434,7 +437,7 @@ def _race_kind(name: str, model: Any) -> str:
         return framework_of(model)
     except TypeError as e:
         raise TypeError(f"models[{name!r}]: {e} Or TFLite model bytes (see tflite_bytes) / a "
-                        "tf.lite.Interpreter.") from None
+                        "LiteRT Interpreter.") from None
 
 
 def race(
@@ -451,8 +454,8 @@ def race(
     """Time several models on the same random batch in alternating rounds; return a :class:`Race`.
 
     The course's one timing protocol. ``models`` is ``{name: model}``; each model may be a PyTorch
-    ``nn.Module``, a Keras 2 Model, or TFLite (the bytes from :func:`tflite_bytes`, or a
-    ``tf.lite.Interpreter``), and the models of one race may mix kinds (Keras vs its TFLite
+    ``nn.Module``, a Keras 2 Model, or TFLite (the bytes from :func:`tflite_bytes`, or a LiteRT
+    ``Interpreter``), and the models of one race may mix kinds (Keras vs its TFLite
     conversion, say). Every model is prepared once as :func:`latency` / :func:`tflite_latency` do
     (torch: eval mode and ``inference_mode``, restored afterwards; Keras: a traced ``tf.function``;
     TFLite: an interpreter with its input resized), with a uniform [0, 1) input of shape
