@@ -49,9 +49,10 @@ __all__ = [
     "score",
 ]
 
-#: The capstone challenge of 10_capstone_pytorch, as fractions of the dense reference model: at most a quarter
-#: of its MACs, a fifth of its gzip size, half its latency at batch 256, and at most 1.5 points less
-#: accuracy. ``challenge_budget(reference)`` turns it into a :class:`Budget`.
+#: The capstone challenge of notebook 10 (10_capstone_pytorch and its twin 10_capstone_tensorflow), as
+#: fractions of the dense reference model of the same framework: at most a quarter of its MACs, a fifth of its
+#: gzip size, half its latency at batch 256, and at most 1.5 points less accuracy.
+#: ``challenge_budget(reference)`` turns it into a :class:`Budget`.
 CHALLENGE: dict[str, float] = {"macs": 0.25, "gzip": 0.2, "latency": 0.5, "max_accuracy_drop": 0.015}
 
 _COUNT_FIELDS = ("max_params", "max_nonzeros", "max_gzip_bytes", "max_macs")

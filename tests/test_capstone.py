@@ -192,3 +192,29 @@ def test_keras_models_are_scored_without_torch():
         print("OK")
     """)
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
+
+
+def test_keras_pruning_wrappers_are_flagged_and_cost_bytes():
+    res = _run("""
+        import numpy as np
+        import tensorflow_model_optimization as tfmot
+        from course_utils import capstone, metrics
+        from course_utils import pruning_tf as pt
+        from course_utils.models_tf import mlp
+        x = np.random.default_rng(0).random((20, 28, 28), dtype=np.float32); y = np.zeros(20, dtype=np.int64)
+        dense = mlp()
+        small = mlp((64, 32))
+        pt.multiply_masks(small, pt.magnitude_masks(small, 0.9))
+        wrapped = pt.wrap_for_pruning(small, tfmot.sparsity.keras.ConstantSparsity(0.9, begin_step=0))
+        assert capstone.pruning_leftovers(wrapped) == ["prune_low_magnitude_fc1", "prune_low_magnitude_fc2",
+                                                       "prune_low_magnitude_fc3"], capstone.pruning_leftovers(wrapped)
+        assert capstone.pruning_leftovers(small) == []
+        b = capstone.Budget(max_gzip_bytes=10**9, max_macs=10**9)
+        rw = capstone.score(wrapped, (x, y), b, dense, verbose=False)
+        rs = capstone.score(pt.strip(wrapped), (x, y), b, dense, verbose=False)
+        assert rw.notes and "strip_pruning" in rw.notes[0] and not rs.notes
+        assert rw.gzip_bytes > rs.gzip_bytes and rw.macs == rs.macs  # masks are saved; MACs are shape-based
+        assert rw.nonzeros == rs.nonzeros and rw.accuracy == rs.accuracy
+        print("OK")
+    """)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]

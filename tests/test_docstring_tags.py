@@ -23,7 +23,6 @@ TAG = re.compile(r"[Ii]ntroduced in (\d\d)(?:_\w+)?")
 KNOWN_DRIFT: set[tuple[str, str, str]] = {
     ("_torch_prune.py", "is_pruned", "02"),
     ("_torch_prune.py", "effective_weight", "02"),
-    ("capstone.py", "Budget", "10"),
     ("capstone.py", "Report", "10"),
     ("metrics.py", "framework_of", "01"),
     ("metrics.py", "prunable_weights", "01"),
