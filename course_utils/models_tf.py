@@ -1,4 +1,4 @@
-"""The course's two models in Keras 2 (``tf_keras``), twins of ``course_utils.models_torch``.
+"""The course's models in Keras 2 (``tf_keras``), twins of ``course_utils.models_torch``.
 
 Introduced in 03_weight_pruning_tensorflow. Both are ``Sequential`` models (TFMOT does not
 support subclassed models), built on an ``Input`` so ``summary()``/``count_params()`` work at once.
@@ -27,13 +27,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._validate import check_int as _check_int
 from ._validate import check_sizes as _check_sizes
 from .env import load_tensorflow
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
-__all__ = ["mlp", "small_cnn"]
+__all__ = ["mlp", "residual_mlp", "small_cnn"]
 
 
 def _layer_seeds(seed: int, n: int) -> list[int]:
@@ -120,3 +121,34 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0):
         ],
         name="small_cnn",
     )
+
+
+def residual_mlp(width: int = 256, blocks: int = 6, *, seed: int = 0):
+    """A residual MLP (functional Keras model): ``flatten`` → ``stem`` → ``blocks`` residual blocks → ``head``.
+
+    ``stem`` is ``Dense(width, relu)`` on the 784 pixels; block ``i`` computes ``y = h + F(h)`` with
+    ``F = block{i}_fc2(relu(block{i}_fc1(h)))`` (two ``Dense(width)``, the first with ReLU) and the sum in an
+    ``Add`` layer named ``block{i}_add`` — no activation after the add, so a block whose branch outputs 0 is
+    exactly the identity and removing it changes nothing else. ``head`` is ``Dense(10)`` (logits). Input
+    ``(N, 28, 28)``. He-uniform weights as the other models, except that each block's ``fc2`` kernel starts
+    at zero, so the untrained network is the plain stem → head MLP (the "zero-init residual" trick of Goyal
+    et al. 2017). The twin of ``models_torch.residual_mlp`` (same layer names, same initialisation rule).
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    width, blocks = _check_int(width, "width", 1), _check_int(blocks, "blocks", 0)
+    seeds = _layer_seeds(seed, 2 + 2 * blocks)
+    _, keras = load_tensorflow()
+    L = keras.layers
+
+    def dense(units: int, s: int, name: str, activation: str | None = None, zero: bool = False):
+        init = "zeros" if zero else keras.initializers.HeUniform(seed=s)
+        return L.Dense(units, activation=activation, kernel_initializer=init, bias_initializer="zeros", name=name)
+
+    inp = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE), name="image")
+    h = dense(width, seeds[0], "stem", "relu")(L.Flatten(name="flatten")(inp))
+    for i in range(blocks):
+        f = dense(width, seeds[1 + 2 * i], f"block{i}_fc1", "relu")(h)
+        f = dense(width, seeds[2 + 2 * i], f"block{i}_fc2", zero=True)(f)  # zero-init residual branch
+        h = L.Add(name=f"block{i}_add")([h, f])
+    out = dense(NUM_CLASSES, seeds[-1], "head")(h)
+    return keras.Model(inp, out, name="residual_mlp")

@@ -17,10 +17,14 @@ fewer units (``Dense``) or filters (``Conv2D``) and copy the surviving weights i
   (same outputs up to float rounding, before any fine-tuning).
 - Ranking: :func:`unit_scores` (``"l2"``, ``"l1"``, ``"mean_activation"``, ``"random"``),
   :func:`filter_norms` (L1 = Li et al. 2017), :func:`layer_widths` and :func:`keep_indices` — the
-  same names and arguments as in ``surgery_torch``. The old names ``unit_l2_norms``,
+  same names and arguments as in ``surgery_torch``; :func:`bn_scale_scores` ranks a conv's channels by
+  the ``|gamma|`` of its BatchNorm (Network Slimming, Liu et al. 2017).
+- :func:`recalibrate_bn` (notebook 07): re-estimate BatchNorm's moving statistics after surgery.
+- Depth (notebook 07): :func:`block_influence` (ShortGPT's 1 - cos per residual block) and
+  :func:`remove_blocks` for the functional ``models_tf.residual_mlp``. The old names ``unit_l2_norms``,
   ``filter_l1_norms``, ``mean_activations``, ``random_scores`` and ``structure`` still work.
 
-Only ``Sequential`` models are supported (the course's models are), without TFMOT wrappers
+Channel and unit surgery support ``Sequential`` models only (the course's CNN and MLP are), without TFMOT wrappers
 (call ``tfmot.sparsity.keras.strip_pruning`` first). Layers between a pruned layer and its
 consumer may be element-wise or per-channel: activations, ``Dropout``, pooling and
 ``BatchNormalization``. Anything else raises ``NotImplementedError`` naming the layer —
@@ -44,11 +48,15 @@ L = keras.layers
 
 __all__ = [
     "CRITERIA",
+    "block_influence",
+    "bn_scale_scores",
     "filter_norms",
     "keep_indices",
     "layer_widths",
     "mask_channels",
     "mask_units",
+    "recalibrate_bn",
+    "remove_blocks",
     "remove_channels",
     "remove_units",
     "unit_scores",
@@ -504,3 +512,172 @@ def _masked(model: Any, name: str, keep: np.ndarray, bns: Sequence[int]) -> Any:
             ws[k][drop] = 0.0
         bn.set_weights(ws)
     return clone
+
+
+# --------------------------------------------------------------------------- BatchNorm: ranking and recalibration
+def _bn_after(model: Any, layer: str) -> Any:
+    """The ``BatchNormalization`` that normalises the channels of ``layer`` (itself if it is one)."""
+    _check_model(model)
+    idx = _layer_index(model, layer)
+    found = model.layers[idx]
+    if isinstance(found, L.BatchNormalization):
+        return found
+    _weight_layer(model, layer, "bn_scale_scores")
+    for nxt in model.layers[idx + 1:]:
+        if isinstance(nxt, L.BatchNormalization):
+            return nxt
+        if not isinstance(nxt, _PASS_THROUGH):
+            break
+    raise ValueError(
+        f"no BatchNormalization follows {layer!r} (before the next layer with weights), so it has no BN scale "
+        "to rank by; use filter_norms or unit_scores"
+    )
+
+
+def bn_scale_scores(model: Any, layer: str) -> np.ndarray:
+    """``|gamma|`` of the ``BatchNormalization`` after ``layer``: one score per channel, higher = keep.
+
+    Network Slimming (Liu et al. 2017) ranks a conv's channels by the scale ``gamma`` that BatchNorm
+    multiplies each normalised channel with: BatchNorm divides out the filter's own scale, so ``gamma`` (not
+    the filter's norm) sets how strongly the channel reaches the next layer. ``layer`` is the ``Conv2D``
+    (or ``Dense``) whose channels are ranked, or the ``BatchNormalization`` itself. Returns float64 of length
+    channels. The twin of ``surgery_torch.bn_scale_scores``. Introduced in 07_structured_pruning_tensorflow.
+    """
+    bn = _bn_after(model, layer)
+    if not bn.scale:
+        raise ValueError(f"BatchNormalization {bn.name!r} was built with scale=False: it has no gamma to rank by")
+    return np.abs(np.asarray(bn.gamma.numpy(), dtype=np.float64))
+
+
+def _images(data: Any, what: str) -> np.ndarray:
+    x = data[0] if isinstance(data, (tuple, list)) and len(data) == 2 else data
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{what}: images must be float in [0, 1], got dtype {x.dtype}")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{what}: need a non-empty batch of images, got shape {x.shape}")
+    return x.astype(np.float32, copy=False)
+
+
+def recalibrate_bn(model: Any, x: Any, *, batch_size: int = 256) -> Any:
+    """A copy of ``model`` whose BatchNorm moving mean/variance are re-estimated on the images ``x``.
+
+    After channel surgery the layers after a pruned conv see different inputs, so the moving statistics
+    that BatchNorm stored during training no longer describe them ("adaptive BN", Li et al. 2020,
+    EagleEye). This runs ``x`` (calibration images from the TRAINING split, or ``(x, y)``) through the
+    copy in batches of ``batch_size`` with ``training=True``, which makes every BatchNorm update its
+    moving statistics; the momentum of batch ``t`` (1, 2, ...) is set to ``(t - 1) / t``, so after the
+    last batch they are the plain average of the per-batch statistics (PyTorch's ``momentum=None``). Only
+    the moving mean/variance change (no gradient step); the momenta are restored. Layers such as
+    ``Dropout`` also run in training mode during the pass; the course's CNN has none.
+    ``model`` itself is not modified. Introduced in 07_structured_pruning_tensorflow.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"expected a tf_keras model, got {type(model).__module__}.{type(model).__name__}")
+    x = _images(x, "recalibrate_bn")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    copy = _clone(model)
+    bns = [layer for layer in copy.layers if isinstance(layer, L.BatchNormalization)]
+    if not bns:
+        raise ValueError(f"model {model.name!r} has no BatchNormalization layer to recalibrate")
+    momenta = [bn.momentum for bn in bns]
+    try:
+        for t, start in enumerate(range(0, len(x), batch_size), start=1):
+            for bn in bns:
+                bn.momentum = (t - 1) / t  # eager call: read at every call
+            copy(x[start:start + batch_size], training=True)
+    finally:
+        for bn, m in zip(bns, momenta):
+            bn.momentum = m
+    return copy
+
+
+# --------------------------------------------------------------------------- depth: residual blocks
+def _residual_blocks(model: Any, what: str) -> int:
+    """Number of blocks of a ``models_tf.residual_mlp``; ValueError for any other model."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{what}: expected a tf_keras model, got {type(model).__module__}.{type(model).__name__}")
+    names = [layer.name for layer in model.layers]
+    n = sum(1 for name in names if name.startswith("block") and name.endswith("_add"))
+    expected = {"flatten", "stem", "head"} | {f"block{i}_{p}" for i in range(n) for p in ("fc1", "fc2", "add")}
+    if set(names) - {model.layers[0].name} != expected:
+        raise ValueError(
+            f"{what} works on models_tf.residual_mlp models (layers stem, block{{i}}_fc1/fc2/add, head); "
+            f"{model.name!r} has layers {names}"
+        )
+    return n
+
+
+def block_influence(model: Any, data: Any, *, batch_size: int = 256) -> np.ndarray:
+    """Per residual block, the mean over images of ``1 - cos(h_in, h_out)`` (ShortGPT's Block Influence).
+
+    ``h_in`` is the block's input and ``h_out = h_in + F(h_in)`` its output, both ``(width,)`` per image;
+    the cosine similarity of the two is 1 when the block leaves the direction of its input unchanged. A
+    small influence marks a block that changes its input little: a candidate for removal (Men et al. 2024).
+    ``data``: calibration images ``x`` or ``(x, y)`` from the TRAINING split. Returns float64 of length
+    ``blocks``, block order. For ``models_tf.residual_mlp`` models; the twin of
+    ``surgery_torch.block_influence``. Introduced in 07_structured_pruning_tensorflow.
+    """
+    n = _residual_blocks(model, "block_influence")
+    x = _images(data, "block_influence")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if n == 0:
+        return np.zeros(0)
+    adds = [model.get_layer(f"block{i}_add") for i in range(n)]
+    probe = keras.Model(model.inputs, [t for a in adds for t in (a.input[0], a.output)])
+    total = np.zeros(n)
+    for start in range(0, len(x), batch_size):
+        outs = [np.asarray(o, dtype=np.float64) for o in probe(x[start:start + batch_size], training=False)]
+        for i in range(n):
+            h_in, h_out = outs[2 * i], outs[2 * i + 1]
+            den = np.linalg.norm(h_in, axis=1) * np.linalg.norm(h_out, axis=1)
+            cos = np.divide((h_in * h_out).sum(axis=1), den, out=np.ones(len(den)), where=den > 0)
+            total[i] += (1.0 - cos).sum()
+    return total / len(x)
+
+
+def remove_blocks(model: Any, blocks: Sequence[int]) -> Any:
+    """A new ``residual_mlp`` without the residual blocks ``blocks`` (indices into the model's blocks).
+
+    Removing block ``i`` replaces ``y = h + F(h)`` by ``y = h``; every other layer keeps its weights
+    (copied). The kept blocks are renumbered ``block0``, ``block1``, ... in their order, as PyTorch's
+    ``nn.ModuleList`` renumbers. Removing every block is allowed (stem → head). ``model`` is not modified;
+    the result is not compiled. ValueError for an index out of range, a repeated index, or a model that is
+    not a ``models_tf.residual_mlp``. The twin of ``surgery_torch.remove_blocks``.
+    Introduced in 07_structured_pruning_tensorflow.
+    """
+    n = _residual_blocks(model, "remove_blocks")
+    if isinstance(blocks, (int, np.integer)) or not isinstance(blocks, (Sequence, np.ndarray)):
+        raise TypeError(f"blocks must be a list of block indices, e.g. [2, 5]; got {blocks!r}")
+    drop = []
+    for b in blocks:
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
+            raise TypeError(f"blocks must hold int indices, got {b!r}")
+        if not 0 <= b < n:
+            raise ValueError(f"block index {b} is out of range: the model has blocks 0..{n - 1}")
+        drop.append(int(b))
+    if len(set(drop)) != len(drop):
+        raise ValueError(f"blocks has repeated indices: {list(blocks)}")
+    kept = [i for i in range(n) if i not in drop]
+
+    def copy_layer(name: str, new_name: str | None = None) -> Any:
+        old = model.get_layer(name)
+        cfg = old.get_config()
+        if new_name is not None:
+            cfg["name"] = new_name
+        return old.__class__.from_config(cfg)
+
+    inp = keras.Input(shape=tuple(model.input_shape[1:]), name=model.layers[0].name)
+    new_layers = {"stem": copy_layer("stem"), "head": copy_layer("head")}
+    h = new_layers["stem"](copy_layer("flatten")(inp))
+    for j, i in enumerate(kept):
+        fc1, fc2 = copy_layer(f"block{i}_fc1", f"block{j}_fc1"), copy_layer(f"block{i}_fc2", f"block{j}_fc2")
+        new_layers[f"block{i}_fc1"], new_layers[f"block{i}_fc2"] = fc1, fc2
+        h = copy_layer(f"block{i}_add", f"block{j}_add")([h, fc2(fc1(h))])
+    out = new_layers["head"](h)
+    new = keras.Model(inp, out, name=model.name)
+    for old_name, layer in new_layers.items():
+        layer.set_weights(model.get_layer(old_name).get_weights())
+    return new

@@ -12,32 +12,57 @@ from course_utils.checks import ex07
 from course_utils.checks._common import verdict
 
 
-# --------------------------------------------------------------------------- filter_l1
-def test_filter_l1_accepts_reference_and_variant(capsys):
-    assert ex07.filter_l1(ex07.reference_filter_l1)
-    assert ex07.filter_l1(lambda k: np.abs(k.reshape(-1, k.shape[-1])).sum(axis=0))
+# --------------------------------------------------------------------------- equivalent_rescale
+def _rescale(mean_f, var_f, bias_f=lambda c, b: b * c, gamma_f=lambda c, g: g):
+    def fn(kernel, bias, bn, factors, eps):
+        c = np.asarray(factors)
+        g, b, m, v = bn
+        return kernel * c, bias_f(c, bias), [gamma_f(c, g), b, mean_f(c, m), var_f(c, v, eps)]
+    return fn
+
+
+def test_equivalent_rescale_accepts_reference_and_variant(capsys):
+    assert ex07.equivalent_rescale(ex07.reference_equivalent_rescale)
+    # the same algebra, written another way, float32 output
+    variant = _rescale(lambda c, m: c * m, lambda c, v, eps: (c ** 2 * v + (c ** 2 - 1) * eps))
+    assert ex07.equivalent_rescale(variant)
     assert "✓" in capsys.readouterr().out
 
 
+def test_reference_equivalent_rescale_keeps_the_function():
+    r = np.random.default_rng(0)
+    k, b = r.normal(size=(3, 3, 2, 4)), r.normal(size=4)
+    bn = [r.normal(size=4), r.normal(size=4), r.normal(size=4), r.uniform(0.1, 1, 4)]
+    c = np.array([0.5, 1.0, 2.0, 3.0])
+    k2, b2, bn2 = ex07.reference_equivalent_rescale(k, b, bn, c, eps=1e-3)
+    p = r.normal(size=(10, 18))
+    np.testing.assert_allclose(ex07._conv_bn(k2, b2, bn2, 1e-3, p), ex07._conv_bn(k, b, bn, 1e-3, p), rtol=1e-10)
+    np.testing.assert_allclose(np.abs(k2).sum(axis=(0, 1, 2)), c * np.abs(k).sum(axis=(0, 1, 2)))
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda k: np.abs(k).sum(axis=(0, 1, 3)), "shape"),  # per input channel
-    (lambda k: np.abs(k).sum(axis=(1, 2, 3)), "shape"),  # PyTorch layout habit
-    (lambda k: np.sqrt((k ** 2).sum(axis=(0, 1, 2))), "L2"),
-    (lambda k: k.sum(axis=(0, 1, 2)), "absolute"),
+    (_rescale(lambda c, m: c * m, lambda c, v, eps: c ** 2 * v), "sqrt(var + eps)"),  # forgot eps
+    (_rescale(lambda c, m: c * m, lambda c, v, eps: c * v), "c²·var"),  # variance scales with the square
+    (_rescale(lambda c, m: m, lambda c, v, eps: c ** 2 * (v + eps) - eps), "mean"),  # mean not scaled
+    (_rescale(lambda c, m: c * m, lambda c, v, eps: c ** 2 * (v + eps) - eps, bias_f=lambda c, b: b), "bias"),
+    (_rescale(lambda c, m: m, lambda c, v, eps: v, gamma_f=lambda c, g: g / c), "gamma"),  # changes gamma instead
+    (lambda k, b, bn, c, eps: (k * np.asarray(c)[:, None, None] if k.shape[2] == len(c) else k, b, bn), "L1"),
+    (lambda k, b, bn, c, eps: (k, b, bn), "did not change"),
+    (lambda k, b, bn, c, eps: k * np.asarray(c), "tuple"),
 ])
-def test_filter_l1_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex07.filter_l1, wrong) is False
+def test_equivalent_rescale_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex07.equivalent_rescale, wrong) is False
     out = capsys.readouterr().out
     assert "✗" in out and hint in out
 
 
-def test_filter_l1_reports_placeholders(capsys):
-    def todo(kernel):
+def test_equivalent_rescale_reports_placeholders(capsys):
+    def todo(kernel, bias, bn, factors, eps):
         raise NotImplementedError
 
-    assert ex07.filter_l1(todo) is None  # the learner edition's placeholder: not attempted, no error
+    assert ex07.equivalent_rescale(todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex07.filter_l1, None) is None  # nothing passed yet: not attempted
+    assert verdict(ex07.equivalent_rescale, None) is None  # nothing passed yet: not attempted
 
 
 # --------------------------------------------------------------------------- flatten_rows

@@ -309,3 +309,110 @@ def test_tfmot_wrapped_model_is_refused(mlp):
     wrapped = tfmot.sparsity.keras.prune_low_magnitude(clone)
     with pytest.raises(ValueError, match="strip_pruning"):
         s.remove_units(wrapped, "fc1", [0])
+
+
+# --------------------------------------------------------------------------- BN scale and recalibration (07)
+def test_bn_scale_scores_are_abs_gamma_of_the_following_bn(cnn):
+    gamma = cnn.get_layer("bn2").get_weights()[0]
+    np.testing.assert_array_equal(s.bn_scale_scores(cnn, "conv2"), np.abs(gamma))
+    np.testing.assert_array_equal(s.bn_scale_scores(cnn, "bn2"), np.abs(gamma))
+    assert s.bn_scale_scores(cnn, "conv1").shape == (6,)
+    with pytest.raises(ValueError, match="no BatchNormalization follows"):
+        s.bn_scale_scores(mk.mlp((12, 8)), "fc1")
+    with pytest.raises(ValueError, match="has no layer"):
+        s.bn_scale_scores(cnn, "conv9")
+
+
+def test_recalibrate_bn_sets_moving_stats_to_the_calibration_average(cnn):
+    before = [w.copy() for w in cnn.get_weights()]
+    x = np.random.default_rng(3).random((64, 28, 28), dtype=np.float32)
+    new = s.recalibrate_bn(cnn, x, batch_size=64)  # one batch: the moving stats are that batch's stats
+    assert all(np.array_equal(a, b) for a, b in zip(before, cnn.get_weights()))  # the input is untouched
+    conv1 = keras.Model(cnn.inputs, cnn.get_layer("conv1").output)(x).numpy()
+    bn1 = new.get_layer("bn1")
+    np.testing.assert_allclose(bn1.moving_mean.numpy(), conv1.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    n = conv1.size / conv1.shape[-1]
+    var = conv1.var(axis=(0, 1, 2))
+    assert np.allclose(bn1.moving_variance.numpy(), var, rtol=1e-3) or \
+        np.allclose(bn1.moving_variance.numpy(), var * n / (n - 1), rtol=1e-3)
+    assert bn1.momentum == cnn.get_layer("bn1").momentum  # restored
+    # two batches: the plain average of the two batches' means
+    two = s.recalibrate_bn(cnn, x, batch_size=32)
+    expected = (conv1[:32].mean(axis=(0, 1, 2)) + conv1[32:].mean(axis=(0, 1, 2))) / 2
+    np.testing.assert_allclose(two.get_layer("bn1").moving_mean.numpy(), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="no BatchNormalization"):
+        s.recalibrate_bn(mk.mlp((12, 8)), x)
+    with pytest.raises(ValueError, match="batch_size"):
+        s.recalibrate_bn(cnn, x, batch_size=0)
+    with pytest.raises(TypeError, match="float"):
+        s.recalibrate_bn(cnn, (x * 255).astype(np.uint8))
+
+
+# --------------------------------------------------------------------------- depth: residual blocks (07)
+@pytest.fixture(scope="module")
+def resnet():
+    m = mk.residual_mlp(16, 4, seed=0)
+    rng = np.random.default_rng(2)
+    for layer in m.layers:
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([ws[0], rng.normal(0, 0.1, ws[1].shape)])
+    return m
+
+
+@pytest.mark.parametrize("k", [0, 2, 3])
+def test_removing_a_block_equals_zeroing_its_residual_branch(resnet, k):
+    removed = s.remove_blocks(resnet, [k])
+    zeroed = keras.models.clone_model(resnet)
+    zeroed.set_weights(resnet.get_weights())
+    fc2 = zeroed.get_layer(f"block{k}_fc2")
+    fc2.set_weights([np.zeros_like(w) for w in fc2.get_weights()])
+    np.testing.assert_allclose(logits(removed), logits(zeroed), atol=1e-5)
+    assert metrics.macs(resnet, (28, 28)) - metrics.macs(removed, (28, 28)) == 2 * 16 * 16  # the block's MACs
+    assert [layer.name for layer in removed.layers if layer.name.endswith("_add")] == \
+        ["block0_add", "block1_add", "block2_add"]  # renumbered
+
+
+def test_remove_blocks_copies_weights_and_leaves_the_input_alone(resnet):
+    before = [w.copy() for w in resnet.get_weights()]
+    new = s.remove_blocks(resnet, [1, 3])
+    assert all(np.array_equal(a, b) for a, b in zip(before, resnet.get_weights()))
+    np.testing.assert_array_equal(new.get_layer("block1_fc1").get_weights()[0],
+                                  resnet.get_layer("block2_fc1").get_weights()[0])
+    everything = s.remove_blocks(resnet, [0, 1, 2, 3])  # allowed: stem -> head
+    assert metrics.macs(everything, (28, 28)) == 784 * 16 + 16 * 10
+    assert s.remove_blocks(resnet, []).count_params() == resnet.count_params()
+
+
+def test_remove_blocks_bad_input(resnet, cnn):
+    with pytest.raises(ValueError, match="out of range"):
+        s.remove_blocks(resnet, [4])
+    with pytest.raises(ValueError, match="repeated"):
+        s.remove_blocks(resnet, [1, 1])
+    with pytest.raises(TypeError):
+        s.remove_blocks(resnet, 1)
+    with pytest.raises(ValueError, match="residual_mlp"):
+        s.remove_blocks(cnn, [0])
+    with pytest.raises(ValueError, match="residual_mlp"):
+        s.block_influence(cnn, X)
+
+
+def test_block_influence_is_one_minus_cosine(resnet):
+    infl = s.block_influence(resnet, (X, np.zeros(len(X))), batch_size=5)
+    assert infl.shape == (4,) and np.all(infl >= 0) and np.all(infl <= 2)
+    k = 2
+    h_in = keras.Model(resnet.inputs, resnet.get_layer(f"block{k - 1}_add").output)(X).numpy()
+    h_out = keras.Model(resnet.inputs, resnet.get_layer(f"block{k}_add").output)(X).numpy()
+    cos = (h_in * h_out).sum(1) / np.linalg.norm(h_in, axis=1) / np.linalg.norm(h_out, axis=1)
+    assert infl[k] == pytest.approx(float(np.mean(1 - cos)), rel=1e-5)
+    zeroed = keras.models.clone_model(resnet)
+    zeroed.set_weights(resnet.get_weights())
+    fc2 = zeroed.get_layer("block1_fc2")
+    fc2.set_weights([np.zeros_like(w) for w in fc2.get_weights()])
+    assert s.block_influence(zeroed, X)[1] == pytest.approx(0.0, abs=1e-6)  # identity block: no influence
+
+
+def test_untrained_residual_mlp_blocks_are_identities():
+    m = mk.residual_mlp(16, 3, seed=5)  # each block's fc2 starts at zero (zero-init residual)
+    assert np.allclose(s.block_influence(m, X), 0.0, atol=1e-6)
+    np.testing.assert_allclose(logits(s.remove_blocks(m, [0, 1, 2])), logits(m), atol=1e-6)

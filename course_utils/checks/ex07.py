@@ -4,8 +4,10 @@ Each checker calls the learner's function on hidden cases, prints what was expec
 back (with a hint) and returns ``True`` (all cases pass) or ``False``. The exercises work on numpy
 arrays in Keras' layout, so these checkers import only numpy (neither TensorFlow nor torch).
 
-- :func:`filter_l1` checks ``filter_l1(kernel) -> np.ndarray``: the L1 norm of each filter of a
-  Keras ``Conv2D`` kernel ``(kh, kw, in_channels, filters)``, shape ``(filters,)`` (Li et al. 2017).
+- :func:`equivalent_rescale` checks ``equivalent_rescale(kernel, bias, bn, factors, eps) -> (kernel, bias, bn)``:
+  multiply the L1 norm of every filter ``j`` of a Keras ``Conv2D`` by ``factors[j] > 0`` *without changing what
+  conv → BatchNorm computes at inference* (``bn`` is ``[gamma, beta, moving_mean, moving_variance]``, Keras'
+  order; gamma and beta stay). It shows why a filter's L1 norm says little under BatchNorm.
 - :func:`flatten_rows` checks ``flatten_rows(h, w, c, keep) -> np.ndarray``: the rows of the
   ``Dense`` kernel after a Keras ``Flatten`` of an ``(h, w, c)`` feature map that belong to the
   kept channels ``keep`` (NHWC order: row ``(i * w + j) * c + k``), in increasing order.
@@ -29,19 +31,27 @@ from ._common import fail as _fail
 from ._common import ok as _ok
 
 __all__ = [
-    "filter_l1",
+    "equivalent_rescale",
     "flatten_rows",
     "is_2_of_4",
-    "reference_filter_l1",
+    "reference_equivalent_rescale",
     "reference_flatten_rows",
     "reference_is_2_of_4",
 ]
 
 
 # --------------------------------------------------------------------------- reference answers
-def reference_filter_l1(kernel: np.ndarray) -> np.ndarray:
-    """Sum of ``|w|`` of each filter of a Keras Conv2D kernel ``(kh, kw, in, out)`` → shape ``(out,)``."""
-    return np.abs(np.asarray(kernel, dtype=np.float64)).sum(axis=(0, 1, 2))
+def reference_equivalent_rescale(kernel: np.ndarray, bias: np.ndarray, bn: Any, factors: Any,
+                                 eps: float = 1e-5) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Scale filter ``j`` of a Conv2D (kernel ``(kh, kw, in, out)``, bias ``(out,)``) by ``factors[j] > 0`` and let
+    the BatchNorm after it absorb the change: its input becomes ``c·z``, so its moving mean becomes ``c·mean`` and,
+    because BatchNorm divides by ``sqrt(var + eps)``, its moving variance ``c²·(var + eps) − eps``; gamma and beta
+    stay. conv → BatchNorm (inference) then computes exactly what it computed before, while every filter's L1
+    norm is multiplied by its factor. Returns ``(kernel, bias, [gamma, beta, mean, var])``, float64."""
+    c = np.asarray(factors, dtype=np.float64)
+    gamma, beta, mean, var = (np.asarray(v, dtype=np.float64) for v in bn)
+    return (np.asarray(kernel, dtype=np.float64) * c, np.asarray(bias, dtype=np.float64) * c,
+            [gamma.copy(), beta.copy(), mean * c, c ** 2 * (var + eps) - eps])
 
 
 def reference_flatten_rows(h: int, w: int, c: int, keep: Any) -> np.ndarray:
@@ -77,41 +87,88 @@ def _as_array(got: Any, name: str, label: str, dtype: Any = np.float64) -> np.nd
 
 
 # --------------------------------------------------------------------------- checkers
-@_exercise
-def filter_l1(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
-    """Check ``filter_l1(kernel)``: L1 norm per filter of a Keras Conv2D kernel ``(kh, kw, in, out)``.
+def _conv_bn(kernel: np.ndarray, bias: np.ndarray, bn: Any, eps: float, patches: np.ndarray) -> np.ndarray:
+    """conv (as patches @ kernel) → BatchNorm at inference, one row per patch."""
+    gamma, beta, mean, var = bn
+    z = patches @ kernel.reshape(-1, kernel.shape[-1]) + bias
+    return gamma * (z - mean) / np.sqrt(var + eps) + beta
 
-    Hidden cases with ``in != out`` (a wrong axis gives a wrong shape) and one with ``in == out``
-    (a wrong axis gives wrong values). Introduced in 07_structured_pruning_tensorflow.
+
+@_exercise
+def equivalent_rescale(fn: Callable[..., Any]) -> bool:
+    """Check ``equivalent_rescale(kernel, bias, bn, factors, eps)``: filter ``j``'s L1 norm times ``factors[j]``,
+    conv → BatchNorm unchanged at inference, gamma and beta unchanged.
+
+    Hidden conv + BatchNorm layers with small moving variances and ``eps = 1e-3`` (so that forgetting ``eps``
+    shows), factors below and above 1, and ``in != out`` (scaling the wrong kernel axis shows).
+    Introduced in 07_structured_pruning_tensorflow.
     """
-    name = "filter_l1"
+    name = "equivalent_rescale"
     if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex07.{name}({name}); "
-                     f"got {type(fn).__name__}.")
-    r = np.random.default_rng(7)
-    cases = [("a 3x3 kernel, 1 input channel, 8 filters", r.normal(size=(3, 3, 1, 8))),
-             ("a 3x3 kernel, 6 input channels, 4 filters", r.normal(size=(3, 3, 6, 4))),
-             ("a 3x3 kernel, 5 input channels, 5 filters", r.normal(size=(3, 3, 5, 5)) * np.arange(1, 6))]
-    for label, kernel in cases:
-        want = reference_filter_l1(kernel)
-        ok, got = _call(fn, kernel.copy())
+        return _fail(f"{name}: pass your function itself, e.g. ex07.{name}({name}); got {type(fn).__name__}.")
+    r = np.random.default_rng(17)
+    cases = []
+    for label, (cin, cout, eps) in (("a 3x3 conv, 4 input channels, 6 filters, eps=1e-3", (4, 6, 1e-3)),
+                                    ("a 3x3 conv, 5 input channels, 5 filters, eps=1e-5", (5, 5, 1e-5))):
+        kernel = r.normal(0, 0.3, size=(3, 3, cin, cout))
+        bias = r.normal(0, 0.2, size=cout)
+        bn = [r.uniform(0.5, 1.5, cout) * r.choice([-1, 1], cout), r.normal(0, 0.3, cout),
+              r.normal(0, 0.2, cout), r.uniform(0.02, 0.08, cout)]
+        factors = r.uniform(0.4, 3.0, cout)
+        cases.append((label, kernel, bias, bn, factors, eps))
+    for label, kernel, bias, bn, factors, eps in cases:
+        ok, got = _call(fn, kernel.copy(), bias.copy(), [v.copy() for v in bn], factors.copy(), eps)
         if not ok:
             return False
-        arr = _as_array(got, name, label)
-        if arr is None:
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return _fail(f"{name} on {label}: expected a tuple (kernel, bias, bn), got {type(got).__name__}.")
+        k2 = _as_array(got[0], name, label)
+        b2 = _as_array(got[1], name, label)
+        if k2 is None or b2 is None:
             return False
-        if arr.shape != want.shape:
-            return _fail(f"{name} on {label}: expected shape {want.shape} (one norm per filter), got {arr.shape}.",
-                         "a Keras Conv2D kernel is (kh, kw, in_channels, filters); filter j is kernel[..., j], "
-                         "so sum |w| over axes (0, 1, 2).")
-        if not np.allclose(arr, want, rtol=1e-5, atol=1e-8):
-            hint = "sum |w| over axes (0, 1, 2) — the last axis indexes the filters."
-            if np.allclose(arr, np.sqrt((kernel ** 2).sum(axis=(0, 1, 2)))):
-                hint = "That is the L2 norm; Li et al. 2017 rank filters by the L1 norm, sum(|w|)."
-            elif np.allclose(arr, kernel.sum(axis=(0, 1, 2))):
-                hint = "Take the absolute value first: positive and negative weights must not cancel."
-            return _fail(f"{name} on {label}: expected {np.round(want[:4], 3)}…, got {np.round(arr[:4], 3)}….", hint)
-    return _ok(f"{name}: correct on {len(cases)} hidden kernels.")
+        try:
+            bn2 = [np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64) for v in got[2]]
+        except (TypeError, ValueError):
+            return _fail(f"{name} on {label}: bn must be a list of 4 arrays [gamma, beta, moving_mean, "
+                         "moving_variance].")
+        if k2.shape != kernel.shape or b2.shape != bias.shape or len(bn2) != 4 or \
+                any(v.shape != (kernel.shape[-1],) for v in bn2):
+            return _fail(f"{name} on {label}: expected a kernel {kernel.shape}, a bias {bias.shape} and 4 BatchNorm "
+                         f"vectors of length {kernel.shape[-1]}; got {k2.shape}, {b2.shape} and "
+                         f"{[v.shape for v in bn2]}.")
+        l1, l1_new = np.abs(kernel).sum(axis=(0, 1, 2)), np.abs(k2).sum(axis=(0, 1, 2))
+        if not np.allclose(l1_new, factors * l1, rtol=1e-6):
+            hint = "filter j is kernel[..., j] (the last axis): multiply it by factors[j]."
+            if np.allclose(l1_new, l1, rtol=1e-6):
+                hint = "the filters' L1 norms did not change: scale filter j (kernel[..., j]) by factors[j]."
+            return _fail(f"{name} on {label}: the filters' L1 norms should be multiplied by the factors "
+                         f"{np.round(factors[:3], 2)}…, got ratios {np.round(l1_new[:3] / l1[:3], 2)}….", hint)
+        if not (np.allclose(bn2[0], bn[0]) and np.allclose(bn2[1], bn[1])):
+            return _fail(f"{name} on {label}: gamma and beta changed.",
+                         "keep gamma and beta: they are trained weights. What BatchNorm *measured* on the conv's "
+                         "outputs — its moving mean and variance — is what must follow the rescaled conv.")
+        patches = r.normal(0, 1, size=(64, kernel[..., 0].size))
+        want = _conv_bn(kernel, bias, bn, eps, patches)
+        out = _conv_bn(k2, b2, bn2, eps, patches)
+        if not np.allclose(out, want, rtol=1e-6, atol=1e-6 * np.abs(want).max()):
+            c = factors
+            mean, var = bn[2], bn[3]
+            if not np.allclose(b2, c * bias):
+                hint = "the conv's output is z = w * x + b: when the filter is scaled by c, the bias must be too."
+            elif not np.allclose(bn2[2], c * mean):
+                hint = "the mean of c·z is c·mean: scale the moving mean by the factor."
+            elif np.allclose(bn2[3], c * var):
+                hint = "the variance of c·z is c²·var, not c·var."
+            elif np.allclose(bn2[3], c ** 2 * var):
+                hint = ("almost: BatchNorm divides by sqrt(var + eps), and sqrt(c²·var + eps) is not "
+                        "c·sqrt(var + eps). Which variance makes var' + eps = c²·(var + eps)?")
+            else:
+                hint = ("BatchNorm computes gamma·(z − mean)/sqrt(var + eps) + beta; with z scaled by c, choose the "
+                        "new mean and variance so that every output stays the same.")
+            return _fail(f"{name} on {label}: conv → BatchNorm no longer computes the same outputs (largest "
+                         f"difference {np.abs(out - want).max():.2e}).", hint)
+    return _ok(f"{name}: on {len(cases)} hidden conv + BatchNorm layers the filters' L1 norms follow the factors "
+               "and the outputs are unchanged.")
 
 
 @_exercise
