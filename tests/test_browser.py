@@ -114,8 +114,9 @@ def test_jupyterlab_runs_notebook_clean_in_a_real_browser(browser, lab_server, r
     page.wait_for_function(_when("s.status === 'idle'"), timeout=180_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()  # the learner's way: Run → Run All Cells
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.wait_for_function(_when("s.run === s.code && s.status === 'idle' && !s.busy"), timeout=900_000,
-                           polling=1000)
+    # Done when every code cell ran, or when one failed (Run All stops there: waiting on would only time out).
+    page.wait_for_function(_when("(s.run === s.code || s.errors.length > 0) && s.status === 'idle' && !s.busy"),
+                           timeout=900_000, polling=1000)
     state = page.evaluate(_STATE)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lab-{Path(relpath).stem}.png"))
