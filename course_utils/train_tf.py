@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._compat import xy_positional
-from ._validate import check_int
+from ._validate import check_fraction, check_int, check_positive_number
 from .env import load_tensorflow
 from .history import History
 
@@ -236,6 +236,71 @@ class _OnStep(keras.callbacks.Callback):
         self.on_step(self.step)
 
 
+def _check_teacher(model: Any, teacher: Any, kd_temperature: float, kd_weight: float) -> None:
+    if not isinstance(teacher, keras.Model):
+        raise TypeError(
+            f"teacher must be a tf_keras Model (the dense model to distil from), got {type(teacher).__name__}"
+        )
+    if teacher is model:
+        raise ValueError("teacher is the model being trained: pass a separate (e.g. the dense) model")
+    check_positive_number(kd_temperature, "kd_temperature")
+    check_fraction(kd_weight, "kd_weight")
+    t_out, s_out = _n_classes(teacher), _n_classes(model)
+    if t_out is not None and s_out is not None and t_out != s_out:
+        raise ValueError(f"teacher outputs {t_out} classes, the model {s_out}: they must match")
+
+
+def _kd_loss(temperature: float, weight: float) -> Any:
+    """Keras loss of a packed target ``[label, teacher logits...]``: Hinton et al. (2015) distillation.
+
+    ``weight · T² · KL(softmax(teacher/T) ‖ softmax(student/T)) + (1 − weight) · CE(label, student)``.
+    """
+    t, w = float(temperature), float(weight)
+
+    def kd_loss(y_true, y_pred):
+        labels = tf.cast(y_true[:, 0], tf.int64)
+        teacher_logits = y_true[:, 1:]
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
+        p_teacher = tf.nn.softmax(teacher_logits / t)
+        kl = tf.reduce_sum(
+            p_teacher * (tf.nn.log_softmax(teacher_logits / t) - tf.nn.log_softmax(y_pred / t)), axis=-1
+        )
+        return w * t * t * kl + (1.0 - w) * ce
+
+    return kd_loss
+
+
+def _packed_accuracy(y_true, y_pred):
+    """Accuracy against column 0 (the label) of a packed ``[label, teacher logits...]`` target."""
+    labels = tf.cast(y_true[:, 0], tf.int64)
+    return tf.cast(tf.equal(tf.argmax(y_pred, axis=-1), labels), tf.float32)
+
+
+def _packed_ce(y_true, y_pred):
+    """Cross-entropy with the label (column 0 of a packed target), reported as ``History.loss``."""
+    labels = tf.cast(y_true[:, 0], tf.int64)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
+
+
+_packed_accuracy.__name__ = "accuracy"
+_packed_ce.__name__ = "ce"
+
+
+class _EvalEachEpoch(keras.callbacks.Callback):
+    """Validation loss (cross-entropy) and accuracy after each epoch, via :func:`evaluate`."""
+
+    def __init__(self, val: tuple[np.ndarray, np.ndarray]) -> None:
+        super().__init__()
+        self.val = val
+        self.loss: list[float] = []
+        self.accuracy: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        out = evaluate(self.model, self.val)
+        self.loss.append(out["loss"])
+        self.accuracy.append(out["accuracy"])
+
+
 @xy_positional
 def fit(
     model: Any,
@@ -249,6 +314,9 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     on_step: Any = None,
+    teacher: Any = None,
+    kd_temperature: float = 4.0,
+    kd_weight: float = 0.9,
     callbacks: Sequence[Any] = (),
     compile: bool = True,  # noqa: A002 (mirrors Keras' naming)
 ) -> History:
@@ -269,6 +337,14 @@ def fit(
     - ``on_step(step)``: called after every optimizer step with the number of steps taken so far in
       this call (1, 2, ...), as in ``train_torch.fit``.
     - ``progress``: a tqdm bar over all batches (Keras' own printing is off).
+    - ``teacher``: a model to **distil** from (Hinton et al. 2015), e.g. the dense model while a pruned
+      copy is fine-tuned. The loss becomes ``kd_weight · T² · KL(softmax(teacher/T) ‖ softmax(model/T))
+      + (1 − kd_weight) · cross-entropy(labels)`` with ``T = kd_temperature`` (the ``T²`` keeps the
+      soft term's gradients on the scale of the hard one). The teacher is not trained; its logits are
+      computed once, in inference mode, for the training images. ``History.loss`` still reports the
+      cross-entropy with the labels, and ``val`` is scored with :func:`evaluate`. The model keeps its
+      optimizer (and its state with ``compile=False``) and is left compiled with the course's loss.
+      Introduced in 03_weight_pruning_tensorflow.
 
     PyTorch-only keywords: ``weight_decay`` and ``l1`` (add Keras regularizers to the layers instead).
     ``History.loss`` is Keras' epoch loss (mean cross-entropy plus any layer regularization
@@ -288,6 +364,8 @@ def fit(
         raise TypeError("callbacks must be a list/tuple of Keras callbacks, e.g. [UpdatePruningStep()]")
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be callable (step: int) -> None, got {on_step!r}")
+    if teacher is not None:
+        _check_teacher(model, teacher, kd_temperature, kd_weight)
     if compile:
         _compile(model, lr=lr, optimizer=optimizer)
     elif not _is_compiled(model):
@@ -295,6 +373,10 @@ def fit(
             "compile=False but the model is not compiled: call train_tf.compile(model) (or model.compile) "
             "first, or pass compile=True"
         )
+    if teacher is not None:
+        return _fit_distilled(model, x, y, teacher, kd_temperature, kd_weight, epochs=epochs, val=validation,
+                              batch_size=batch_size, seed=seed, progress=progress, on_step=on_step,
+                              callbacks=callbacks)
 
     steps_per_epoch = math.ceil(len(x) / batch_size)
     ds = (
@@ -335,6 +417,43 @@ def fit(
     hist.steps = steps_per_epoch * len(hist.loss)
     if any(not math.isfinite(v) for v in hist.loss):
         raise FloatingPointError(f"training loss became non-finite ({hist.loss}); lr={lr} is probably too high")
+    return hist
+
+
+def _fit_distilled(model, x, y, teacher, temperature, weight, *, epochs, val, batch_size, seed, progress,
+                   on_step, callbacks) -> History:
+    """``fit`` with a distillation loss: the target is packed as ``[label, teacher logits...]``."""
+    optimizer = model.optimizer  # compiled by fit (fresh) or by the caller (state kept)
+    packed = np.concatenate([y[:, None].astype(np.float32), predict_logits(teacher, x)], axis=1)
+    model.compile(optimizer=optimizer, loss=_kd_loss(temperature, weight), metrics=[_packed_accuracy, _packed_ce])
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((x, packed))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    timer = _EpochTimer()
+    cbs = [*callbacks, timer]
+    scorer = _EvalEachEpoch(val) if val is not None else None
+    if scorer is not None:
+        cbs.append(scorer)
+    if on_step is not None:
+        cbs.append(_OnStep(on_step))
+    if progress:
+        cbs.append(_TqdmProgress(epochs, steps_per_epoch))
+    try:
+        logs = model.fit(ds, epochs=epochs, callbacks=cbs, verbose=0).history
+    finally:  # back to the course's loss, same optimizer object (its state carries over)
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    hist = History(loss=[float(v) for v in logs.get("ce", [])], seconds=list(timer.seconds),
+                   accuracy=[float(v) for v in logs.get("accuracy", [])])
+    if scorer is not None:
+        hist.val_loss, hist.val_accuracy = scorer.loss, scorer.accuracy
+    hist.steps = steps_per_epoch * len(hist.loss)
+    if any(not math.isfinite(v) for v in hist.loss):
+        raise FloatingPointError(f"training loss became non-finite ({hist.loss}); lower the learning rate")
     return hist
 
 

@@ -1,6 +1,8 @@
 """Checkers of 03_weight_pruning_tensorflow accept the reference solutions and reject plausible mistakes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -12,35 +14,56 @@ tfmot = pytest.importorskip("tensorflow_model_optimization")
 
 
 # ----------------------------------------------------------------------------- exercise 1
-def poly_ok(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3):
-    p = min(1.0, max(0.0, (step - begin_step) / (end_step - begin_step)))
-    return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - p) ** power
+def end_ok(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    last = (epochs - tail_epochs) * math.ceil(n_images / batch_size)
+    return begin_step + (last - begin_step) // frequency * frequency
 
 
-def poly_unclipped(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3):
-    p = (step - begin_step) / (end_step - begin_step)
-    return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - p) ** power
+def end_epochs(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    return epochs - tail_epochs  # epochs, not steps
 
 
-def poly_cubic_only(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3):
-    return poly_ok(step, initial_sparsity, final_sparsity, begin_step, end_step, 3)
+def end_floor(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    last = (epochs - tail_epochs) * (n_images // batch_size)  # drops the short last batch
+    return begin_step + (last - begin_step) // frequency * frequency
 
 
-def poly_todo(*args, **kwargs):
+def end_not_multiple(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    return (epochs - tail_epochs) * math.ceil(n_images / batch_size)  # not rounded to the frequency
+
+
+def end_no_tail(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    last = epochs * math.ceil(n_images / batch_size)
+    return begin_step + (last - begin_step) // frequency * frequency
+
+
+def end_from_zero(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
+    last = (epochs - tail_epochs) * math.ceil(n_images / batch_size)
+    return last // frequency * frequency  # multiple of frequency from 0, not from begin_step
+
+
+def end_todo(*args, **kwargs):
     raise NotImplementedError
 
 
-def test_polynomial_sparsity(capsys):
-    assert ex03.polynomial_sparsity(poly_ok)
+def test_pruning_end_step(capsys):
+    assert ex03.pruning_end_step(end_ok)
     assert "✓" in capsys.readouterr().out
-    assert verdict(ex03.polynomial_sparsity, poly_unclipped) is False
-    out = capsys.readouterr().out
-    assert "✗" in out and "Hint" in out
-    assert verdict(ex03.polynomial_sparsity, poly_cubic_only) is False
-    assert "power" in capsys.readouterr().out
-    assert ex03.polynomial_sparsity(poly_todo) is None  # the learner edition's placeholder: not attempted, no error
+    for wrong, words in [(end_epochs, "batches"), (end_floor, "short batch"), (end_not_multiple, "multiple"),
+                         (end_no_tail, "tail"), (end_from_zero, "multiple")]:
+        assert verdict(ex03.pruning_end_step, wrong) is False, wrong.__name__
+        out = capsys.readouterr().out
+        assert "✗" in out and "Hint" in out and words in out, (wrong.__name__, out)
+    assert ex03.pruning_end_step(end_todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex03.polynomial_sparsity, lambda *a, **k: "half") is False
+    assert verdict(ex03.pruning_end_step, lambda *a, **k: "late") is False
+    assert ex03.pruning_end_step(lambda *a, **k: float(end_ok(*a, **k)))  # 880.0 is a step number too
+
+
+def test_reference_end_step_reproduces_the_snippet_numbers():
+    # the notebook's snippet: 3,500 images, batch 32, 5 epochs, frequency 100, the last epoch fine-tunes
+    assert ex03.reference_pruning_end_step(3500, 32, 5, 100, tail_epochs=1) == 400
+    assert ex03.reference_pruning_end_step(3500, 32, 5, 100, tail_epochs=0) == 500
 
 
 # ----------------------------------------------------------------------------- exercise 2
@@ -117,8 +140,8 @@ def test_global_layer_sparsity(capsys):
 
 def test_references_pass_their_checkers():
     """The "Stuck?" lines of the notebook load these; each must pass its own checker."""
-    assert ex03.polynomial_sparsity(ex03.reference_polynomial_sparsity)
+    assert ex03.pruning_end_step(ex03.reference_pruning_end_step)
     assert ex03.clone_function(ex03.reference_make_clone_function)
     assert ex03.global_layer_sparsity(ex03.reference_global_layer_sparsity)
-    assert not {"reference_polynomial_sparsity", "reference_make_clone_function",
+    assert not {"reference_pruning_end_step", "reference_make_clone_function",
                 "reference_global_layer_sparsity"} & set(ex03.__all__)

@@ -211,6 +211,66 @@ def test_fit_with_tfmot_pruning_wrappers():
     assert 0.0 <= tk.evaluate(stripped, (x, y))["accuracy"] <= 1.0
 
 
+
+def test_distillation_from_a_teacher():
+    """teacher= adds Hinton et al.'s soft-target term; kd_weight=0 is plain training, the teacher is untouched."""
+    x, y = quadrant_data(256)
+    xv, yv = quadrant_data(64, seed=1)
+    teacher = mk.mlp((32,), seed=1)
+    tk.fit(teacher, (x, y), epochs=3, batch_size=64, progress=False)
+    before = [w.copy() for w in teacher.get_weights()]
+    plain, zero, kd = (mk.mlp((16,), seed=0) for _ in range(3))
+    h_plain = tk.fit(plain, (x, y), epochs=2, batch_size=64, seed=3, progress=False)
+    h_zero = tk.fit(zero, (x, y), epochs=2, batch_size=64, seed=3, teacher=teacher, kd_weight=0.0, val=(xv, yv),
+                    progress=False)
+    assert h_zero.loss == pytest.approx(h_plain.loss, rel=1e-4)  # weight 0: the labels alone, same batches
+    for a, b in zip(plain.get_weights(), zero.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert len(h_zero.val_accuracy) == 2
+    assert h_zero.val_accuracy[-1] == pytest.approx(tk.evaluate(zero, (xv, yv))["accuracy"])
+    assert h_zero.steps == 8 and len(h_zero.accuracy) == 2
+    tk.fit(kd, (x, y), epochs=8, batch_size=64, seed=3, teacher=teacher, kd_weight=1.0, kd_temperature=1.0,
+           progress=False)
+    assert not all(np.array_equal(a, b) for a, b in zip(plain.get_weights(), kd.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights()))  # teacher not trained
+    # the model is left compiled with the course's loss: evaluate and a plain fit work as before
+    assert kd.loss.__class__.__name__ == "SparseCategoricalCrossentropy"
+    # weight 1 learns from the teacher's soft targets alone: it agrees with the teacher
+    agree = np.mean(tk.predict_logits(kd, x).argmax(1) == tk.predict_logits(teacher, x).argmax(1))
+    assert agree > 0.8
+
+
+def test_distillation_keeps_the_optimizer_and_works_with_pruning_wrappers():
+    x, y = quadrant_data(128)
+    teacher = mk.mlp((16,), seed=1)
+    tk.fit(teacher, (x, y), epochs=1, batch_size=64, progress=False)
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(
+        mk.mlp((16,), seed=0), pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, begin_step=1, end_step=1,
+                                                                                         frequency=1))
+    opt = keras.optimizers.Adam(1e-3)
+    tk.compile(pruned, optimizer=opt)
+    tk.fit(pruned, (x, y), epochs=1, batch_size=64, compile=False, teacher=teacher, progress=False,
+           callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    assert pruned.optimizer is opt and int(opt.iterations.numpy()) == 2  # the caller's optimizer, its state kept
+    kernel = tfmot.sparsity.keras.strip_pruning(pruned).get_layer("fc1").kernel.numpy()
+    assert (kernel == 0).mean() == pytest.approx(0.5, abs=0.01)
+
+
+def test_distillation_rejects_bad_arguments():
+    x, y = quadrant_data(32)
+    m = mk.mlp((8,))
+    with pytest.raises(TypeError, match="teacher must be a tf_keras Model"):
+        tk.fit(m, (x, y), epochs=1, teacher="dense", progress=False)
+    with pytest.raises(ValueError, match="separate"):
+        tk.fit(m, (x, y), epochs=1, teacher=m, progress=False)
+    with pytest.raises(ValueError, match="kd_temperature"):
+        tk.fit(m, (x, y), epochs=1, teacher=mk.mlp((8,)), kd_temperature=0, progress=False)
+    with pytest.raises(ValueError, match="kd_weight"):
+        tk.fit(m, (x, y), epochs=1, teacher=mk.mlp((8,)), kd_weight=1.5, progress=False)
+    twelve = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(12)])
+    with pytest.raises(ValueError, match="classes"):
+        tk.fit(m, (x, y), epochs=1, teacher=twelve, progress=False)
+
 def test_bad_inputs_raise_clear_errors():
     x, y = quadrant_data(64)
     m = mk.mlp((8,))
@@ -316,3 +376,33 @@ def test_cubic_schedule_matches_tfmot_polynomial_decay(cfg):
     if cfg["frequency"] == 1:
         for t in range(cfg["begin_step"], cfg["end_step"] + 1, 7):
             assert cubic_sparsity(t, **cfg) == pytest.approx(float(ref(tf.constant(t, tf.int64))[1]), abs=1e-6)
+
+
+# --------------------------------------------------------------------------- residual MLP (07, depth pruning)
+def test_residual_mlp_architecture_names_and_params():
+    m = mk.residual_mlp(32, 3, seed=0)
+    names = [layer.name for layer in m.layers]
+    assert names == ["image", "flatten", "stem", *(f"block{i}_{p}" for i in range(3) for p in ("fc1", "fc2", "add")),
+                     "head"]
+    assert trainable(m) == (784 * 32 + 32) + 3 * 2 * (32 * 32 + 32) + (32 * 10 + 10)
+    assert m(np.zeros((2, 28, 28), np.float32)).shape == (2, 10)
+    assert mk.residual_mlp(16, 0).count_params() == 784 * 16 + 16 + 16 * 10 + 10  # no blocks: stem -> head
+
+
+def test_residual_mlp_block_is_exactly_identity_when_its_branch_is_zero():
+    m = mk.residual_mlp(16, 2, seed=1)
+    x = quadrant_data(8)[0]
+    h = keras.Model(m.inputs, m.get_layer("block0_add").output)
+    stem = keras.Model(m.inputs, m.get_layer("stem").output)
+    fc2 = m.get_layer("block0_fc2")
+    fc2.set_weights([np.zeros_like(w) for w in fc2.get_weights()])
+    np.testing.assert_array_equal(h(x).numpy(), stem(x).numpy())  # no activation after the add
+
+
+def test_residual_mlp_seeding_and_bad_arguments():
+    a, b = mk.residual_mlp(16, 2, seed=3), mk.residual_mlp(16, 2, seed=3)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert not np.array_equal(a.get_weights()[0], mk.residual_mlp(16, 2, seed=4).get_weights()[0])
+    for kwargs in ({"width": 0}, {"blocks": -1}, {"width": 2.5}, {"seed": -1}):
+        with pytest.raises(ValueError):
+            mk.residual_mlp(**kwargs)

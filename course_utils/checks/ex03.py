@@ -16,64 +16,101 @@ from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["clone_function", "global_layer_sparsity", "polynomial_sparsity"]
+__all__ = ["clone_function", "global_layer_sparsity", "pruning_end_step"]
 
 
 # ----------------------------------------------------------------------------- exercise 1
-_POLY_CASES = [
-    # step, initial, final, begin, end, power
-    (0, 0.0, 0.9, 0, 100, 3),
-    (1, 0.0, 0.9, 0, 100, 3),
-    (37, 0.0, 0.9, 0, 100, 3),
-    (100, 0.0, 0.9, 0, 100, 3),
-    (250, 0.0, 0.9, 0, 100, 3),
-    (5, 0.2, 0.8, 10, 110, 3),
-    (60, 0.2, 0.8, 10, 110, 3),
-    (60, 0.2, 0.8, 10, 110, 1),
-    (60, 0.1, 0.75, 10, 110, 2),
-    (999, 0.5, 0.95, 100, 1000, 3),
+# n_images, batch_size, epochs, frequency, tail_epochs, begin_step
+_END_STEP_CASES = [
+    (3500, 32, 5, 100, 1, 0),  # the snippet of the notebook: 110 steps per epoch (the last batch is short)
+    (3500, 128, 20, 10, 10, 0),  # the notebook's gradual schedule: prune in the first half
+    (1000, 128, 6, 4, 2, 0),
+    (60000, 256, 3, 100, 1, 0),
+    (5000, 100, 8, 25, 2, 30),  # pruning starts at step 30: end_step - begin_step is a multiple of frequency
+    (999, 64, 7, 3, 0, 0),  # no tail: prune until the very end
 ]
 
 
+def reference_pruning_end_step(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0) -> int:
+    """Reference solution of exercise 1: the latest ``end_step`` at which a TFMOT schedule reaches its target
+    before the last ``tail_epochs`` epochs (which fine-tune with the masks fixed).
+
+    Steps count batches: ``ceil(n_images / batch_size)`` per epoch (the last batch may be short). The masks
+    change only at steps ``begin_step + k * frequency``, so ``end_step - begin_step`` must be a multiple of
+    ``frequency``, or the schedule's final update never happens.
+    """
+    steps_per_epoch = math.ceil(n_images / batch_size)
+    last = (epochs - tail_epochs) * steps_per_epoch  # the last step before the fine-tuning tail
+    return begin_step + (last - begin_step) // frequency * frequency
+
+
+def _last_update(begin_step: int, end_step: int, frequency: int, total_steps: int) -> int | None:
+    """The last step (1..total_steps, TFMOT's counter starts at 1) at which the schedule prunes."""
+    ts = [t for t in range(max(1, begin_step), min(end_step, total_steps) + 1) if (t - begin_step) % frequency == 0]
+    return ts[-1] if ts else None
+
+
 @_exercise
-def polynomial_sparsity(fn: Callable[..., float]) -> bool:
-    """Exercise 1: ``fn(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3)`` must equal
-    the target of ``tfmot.sparsity.keras.PolynomialDecay`` at ``step`` (to 1e-5)."""
+def pruning_end_step(fn: Callable[..., int]) -> bool:
+    """Exercise 1: ``fn(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0)`` returns the
+    ``end_step`` of a ``PolynomialDecay`` that reaches its target at a mask update before the last
+    ``tail_epochs`` epochs, as late as possible. Checked by running TFMOT's schedule over the steps."""
     from ..env import load_tensorflow
 
     tf, _ = load_tensorflow()
     import tensorflow_model_optimization as tfmot
 
-    for step, s_i, s_f, begin, end, power in _POLY_CASES:
-        ref_sched = tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=s_i, final_sparsity=s_f, begin_step=begin, end_step=end, power=power, frequency=1
-        )
-        expected = float(ref_sched(tf.constant(step, dtype=tf.int64))[1])
-        ok, got = _call(fn, step, s_i, s_f, begin, end, power=power)
+    for n, batch, epochs, freq, tail, begin in _END_STEP_CASES:
+        args = (f"n_images={n}, batch_size={batch}, epochs={epochs}, frequency={freq}, tail_epochs={tail}, "
+                f"begin_step={begin}")
+        expected = reference_pruning_end_step(n, batch, epochs, freq, tail, begin)
+        ok, got = _call(fn, n, batch, epochs, freq, tail_epochs=tail, begin_step=begin)
         if not ok:
             return False
-        try:
-            got_f = float(got)
-        except (TypeError, ValueError):
-            return _fail(f"expected a number, got {type(got).__name__} ({got!r})", "return a float.")
-        args = f"step={step}, initial={s_i}, final={s_f}, begin={begin}, end={end}, power={power}"
-        if not math.isfinite(got_f) or abs(got_f - expected) > 1e-5:
-            if step < begin:
-                hint = "before begin_step the progress is 0, so the target is initial_sparsity."
-            elif step > end:
-                hint = "after end_step the progress is clipped to 1, so the target is final_sparsity."
-            elif power != 3:
-                hint = "use the `power` argument as the exponent (3 is only the default)."
+        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+            if isinstance(got, float) and got.is_integer():
+                got = int(got)
             else:
-                hint = "s = final + (initial - final) * (1 - (step - begin) / (end - begin)) ** power."
-            return _fail(f"for {args}: expected {expected:.6f}, got {got_f:.6f}", hint)
-    return _ok(f"your polynomial_sparsity matches TFMOT's PolynomialDecay on {len(_POLY_CASES)} hidden cases.")
-
-
-def reference_polynomial_sparsity(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3) -> float:
-    """Reference solution of exercise 1: the target sparsity of TFMOT's ``PolynomialDecay`` at ``step``."""
-    p = min(1.0, max(0.0, (step - begin_step) / (end_step - begin_step)))
-    return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - p) ** power
+                return _fail(f"for {args}: expected an int (a step number), got {type(got).__name__} ({got!r})",
+                             "steps are whole batches: use math.ceil / // and return an int.")
+        got = int(got)
+        steps_per_epoch = math.ceil(n / batch)
+        total = epochs * steps_per_epoch
+        last_allowed = (epochs - tail) * steps_per_epoch
+        if got <= begin:
+            return _fail(f"for {args}: end_step={got} is not after begin_step={begin}",
+                         "end_step counts optimizer steps (batches) over the whole run, not epochs.")
+        schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, 0.9, begin_step=begin, end_step=got, frequency=freq)
+        last = _last_update(begin, got, freq, total)
+        reached = last is not None and abs(float(schedule(tf.constant(last, tf.int64))[1]) - 0.9) < 1e-6
+        if not reached:
+            if last is None or got <= epochs:
+                hint = (f"end_step counts optimizer steps (batches), not epochs: one epoch is ceil(n_images / "
+                        f"batch_size) = {steps_per_epoch} steps here.")
+            elif got > total:
+                hint = ("training has only ceil(n_images / batch_size) * epochs = "
+                        f"{total} steps: end_step counts batches, and it lies beyond the last one.")
+            else:
+                hint = ("the masks change only at begin_step + k * frequency: round end_step - begin_step down to a "
+                        "multiple of frequency, or the final update never comes.")
+            reached_at = 0.0 if last is None else float(schedule(tf.constant(last, tf.int64))[1])
+            return _fail(f"for {args}: with end_step={got} the last mask update (step {last}) prunes to "
+                         f"{reached_at:.2%}, not the 90 % target", hint)
+        if got > last_allowed:
+            return _fail(f"for {args}: end_step={got}, but the last {tail} epoch(s) (from step {last_allowed}) "
+                         "should fine-tune with the masks fixed",
+                         "subtract the tail: the schedule must end by (epochs - tail_epochs) * steps per epoch.")
+        if got < expected:
+            floor_steps = (epochs - tail) * (n // batch)
+            if begin + (floor_steps - begin) // freq * freq == got and n % batch:
+                hint = (f"{n} images in batches of {batch} make ceil({n}/{batch}) = {steps_per_epoch} steps per "
+                        "epoch: the last, short batch is a step too.")
+            else:
+                hint = "take the latest multiple of frequency (counted from begin_step) that is not in the tail."
+            return _fail(f"for {args}: end_step={got} reaches the target, but {expected} would too and prunes "
+                         "more gently (the schedule can use every step before the tail)", hint)
+    return _ok(f"your end_step reaches the target, before the fine-tuning tail and as late as possible, in "
+               f"{len(_END_STEP_CASES)} hidden cases (checked with TFMOT's PolynomialDecay).")
 
 
 # ----------------------------------------------------------------------------- exercise 2
