@@ -2,6 +2,7 @@
 solutions and reject plausible wrong answers."""
 from __future__ import annotations
 
+import copy
 import math
 import subprocess
 import sys
@@ -11,50 +12,102 @@ import pytest
 import torch
 from torch import nn
 
+from course_utils import pruning_torch as pt
 from course_utils.checks import ex09
 from course_utils.checks._common import verdict
 
 
-# --------------------------------------------------------------------------- l1_penalty
-def test_l1_penalty_accepts_reference_and_simple_solution(capsys):
-    assert ex09.l1_penalty(ex09.reference_l1_penalty)
+# --------------------------------------------------------------------------- free_sparsity
+def _linear(model):
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
-    def simple(model):
-        return sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
-    assert ex09.l1_penalty(simple)
+def _global_copy(model, amount):
+    """A copy with the round(amount * n) smallest |w| of all Linear weights (one ranking) set to zero."""
+    out = copy.deepcopy(model)
+    flat = torch.cat([m.weight.detach().abs().flatten() for m in _linear(out)])
+    k = int(round(amount * flat.numel()))
+    if k:
+        drop = torch.argsort(flat, stable=True)[:k]
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        keep[drop] = False
+        start = 0
+        with torch.no_grad():
+            for m in _linear(out):
+                n = m.weight.numel()
+                m.weight.mul_(keep[start:start + n].reshape(m.weight.shape))
+                start += n
+    return out
+
+
+def _acc(model, val):
+    with torch.no_grad():
+        return float((model(torch.as_tensor(val[0])).argmax(1).numpy() == val[1]).mean())
+
+
+def _by_rule(layerwise=False, from_100=False, first_failure=False, in_place=False):
+    def fn(model, val, amounts, max_drop):
+        dense = 1.0 if from_100 else _acc(model, val)
+        best = 0.0
+        for a in amounts:
+            if in_place:
+                pt.global_prune(model, a)
+                m = model
+            elif layerwise:
+                m = copy.deepcopy(model)
+                pt.layerwise_prune(m, a)
+            else:
+                m = _global_copy(model, a)
+            if dense - _acc(m, val) <= max_drop + 1e-9:
+                best = max(best, float(a))
+            elif first_failure:
+                break
+        return best
+    return fn
+
+
+def test_free_sparsity_accepts_reference_and_a_simple_solution(capsys):
+    assert ex09.free_sparsity(ex09.reference_free_sparsity)
+    assert ex09.free_sparsity(_by_rule())
     assert "✓" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda m: sum(p.abs().sum() for p in m.parameters()), "biases"),
-    (lambda m: sum(p.abs().sum() for n, p in m.named_parameters() if n.endswith("weight")), "BatchNorm"),
-    (lambda m: sum(mod.weight.abs().mean() for mod in m.modules() if isinstance(mod, (nn.Linear, nn.Conv2d))),
-     "mean"),
-    (lambda m: ex09.reference_l1_penalty(m).item(), "tensor"),
-    (lambda m: ex09.reference_l1_penalty(m).detach(), "gradient"),
-    (lambda m: sum((mod.weight ** 2).sum() for mod in m.modules() if isinstance(mod, (nn.Linear, nn.Conv2d))), ""),
-    (lambda m: torch.stack([mod.weight.abs().sum() for mod in m.modules() if isinstance(mod, nn.Linear)]), ""),
+    (_by_rule(layerwise=True), "layer-wise"),
+    (_by_rule(from_100=True), "not from 100 %"),
+    (_by_rule(in_place=True), "changed the model"),
+    (lambda model, val, amounts, max_drop: 95.0, "fraction 0-1"),
+    (lambda model, val, amounts, max_drop: 0.123, "one of the amounts"),
 ])
-def test_l1_penalty_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex09.l1_penalty, wrong) is False
+def test_free_sparsity_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex09.free_sparsity, wrong) is False
     out = capsys.readouterr().out
-    assert "✗" in out and hint in out
+    assert "✗" in out and hint in out, out
 
 
-def test_l1_penalty_reports_exceptions_and_placeholders(capsys):
-    def todo(model):
+def test_free_sparsity_reports_placeholders_and_non_callables(capsys):
+    def todo(model, val, amounts, max_drop):
         raise NotImplementedError
 
-    assert ex09.l1_penalty(todo) is None  # the learner edition's placeholder: not attempted, no error
+    assert ex09.free_sparsity(todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex09.l1_penalty, 42) is False
+    assert verdict(ex09.free_sparsity, 42) is False
     assert "pass your function itself" in capsys.readouterr().out
 
 
-def test_reference_l1_penalty_rejects_a_model_without_layers():
-    with pytest.raises(ValueError, match="no Linear or Conv"):
-        ex09.reference_l1_penalty(nn.Sequential(nn.ReLU()))
+def test_reference_free_sparsity_leaves_the_model_alone_and_is_monotone_in_max_drop():
+    from course_utils.models_torch import mlp
+    model = mlp((16, 8), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).argmax(1).numpy()
+    before = [m.weight.detach().clone() for m in _linear(model)]
+    amounts = [0.2, 0.5, 0.8, 0.95]
+    loose = ex09.reference_free_sparsity(model, (x, y), amounts, 0.5)
+    strict = ex09.reference_free_sparsity(model, (x, y), amounts, 0.0)
+    assert all(torch.equal(a, m.weight) for a, m in zip(before, _linear(model)))
+    assert loose in amounts and strict in [0.0, *amounts] and loose >= strict
 
 
 # --------------------------------------------------------------------------- near_zero_fraction

@@ -2,11 +2,11 @@
 
 Each checker calls the learner's function on hidden cases, prints what was expected and what came
 back (with a hint) and returns ``True`` (all cases pass) or ``False``. Imports ``torch`` (this is a
-PyTorch notebook) and never TensorFlow.
+PyTorch notebook) and never TensorFlow; what the Keras twin (``ex09tf``) shares lives in ``_ex09_common``.
 
-- :func:`l1_penalty` checks ``l1_penalty(model) -> torch.Tensor``: the sum of ``|w|`` over the
-  weights of Linear/Conv layers (not biases, not BatchNorm), as a scalar tensor that keeps its
-  gradient.
+- :func:`free_sparsity` checks ``free_sparsity(model, val, amounts, max_drop) -> float``: the largest
+  amount in ``amounts`` to which global magnitude pruning of a *copy* of ``model`` costs at most
+  ``max_drop`` validation accuracy (0.0 if none); the model itself must stay unchanged.
 - :func:`near_zero_fraction` checks ``near_zero_fraction(weights, tol) -> float``: the fraction
   0-1 of all weights of a ``{layer: array}`` dict, pooled over layers, with ``|w| < tol``.
 - :func:`early_stopping_epoch` checks ``early_stopping_epoch(val_losses, patience) -> int``: the
@@ -17,7 +17,7 @@ Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
 """
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,118 +25,105 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import call as _call
+from ..models_torch import mlp as _course_mlp
+from ..train_torch import evaluate as _evaluate
+from . import _ex09_common as _shared
 from ._common import exercise as _exercise
-from ._common import fail as _fail
-from ._common import ok as _ok
 
-__all__ = ["l1_penalty", "near_zero_fraction", "early_stopping_epoch",
-           "reference_l1_penalty", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
+__all__ = ["free_sparsity", "near_zero_fraction", "early_stopping_epoch",
+           "reference_free_sparsity", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
 
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 # --------------------------------------------------------------------------- reference answers
-def reference_l1_penalty(model: nn.Module) -> torch.Tensor:
-    """Sum of ``|w|`` over the weights of the Linear/Conv layers of ``model`` (0-dim tensor with grad)."""
-    terms = [m.weight.abs().sum() for m in model.modules() if isinstance(m, _PRUNABLE)]
-    if not terms:
-        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer")
-    return torch.stack(terms).sum()
+def _pruned_copy(model: nn.Module, amount: float, *, layerwise: bool = False) -> nn.Module:
+    """A copy whose ``round(amount * n)`` smallest |w| (Linear/Conv weights; one global ranking) are 0."""
+    out = copy.deepcopy(model)
+    weights = [m.weight for m in out.modules() if isinstance(m, _PRUNABLE)]
+    groups = [[w] for w in weights] if layerwise else [weights]
+    with torch.no_grad():
+        for group in groups:
+            flat = torch.cat([w.detach().abs().flatten() for w in group]).numpy()
+            drop = np.argsort(flat, kind="stable")[: int(round(amount * flat.size))]
+            keep = np.ones(flat.size, dtype=bool)
+            keep[drop] = False
+            start = 0
+            for w in group:
+                w.mul_(torch.from_numpy(keep[start : start + w.numel()]).reshape(w.shape).to(w.dtype))
+                start += w.numel()
+    return out
 
 
-def reference_near_zero_fraction(weights: dict[str, Any], tol: float) -> float:
-    """Fraction 0-1 of all weights in ``weights`` (pooled over layers) with ``|w| < tol``."""
-    flat = np.concatenate([np.abs(np.asarray(w, dtype=np.float64)).ravel() for w in weights.values()])
-    return float(np.mean(flat < tol))
+def _accuracy(model: nn.Module, val: Any) -> float:
+    """Accuracy on ``val = (x, y)`` (numpy), in eval mode, without a DataLoader (fast for the hidden cases)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(np.asarray(val[0], dtype=np.float32))).argmax(1).numpy()
+    model.train(was_training)
+    return float(np.mean(pred == np.asarray(val[1])))
+
+
+def _accuracies(model: nn.Module, val: Any, amounts: Sequence[float], layerwise: bool) -> list[float]:
+    return [_accuracy(_pruned_copy(model, a, layerwise=layerwise), val) for a in amounts]
+
+
+def reference_free_sparsity(model: nn.Module, val: Any, amounts: Sequence[float], max_drop: float) -> float:
+    """Largest amount in ``amounts`` whose global-magnitude-pruned copy of ``model`` loses at most ``max_drop``
+    accuracy on ``val = (x, y)`` against the dense model (0.0 if none); ``model`` is not changed."""
+    dense = _evaluate(model, val)["accuracy"]
+    return _shared.free_choice(_accuracies(model, val, amounts, False), amounts, dense, max_drop)
+
+
+reference_near_zero_fraction = _shared.reference_near_zero_fraction
 
 
 def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int) -> int:
     """1-based epoch of the best (strictly lowest) loss seen before ``patience`` epochs without improvement."""
-    best_epoch, best, waited = 0, math.inf, 0
-    for epoch, loss in enumerate(val_losses, start=1):
-        if loss < best:
-            best_epoch, best, waited = epoch, loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    return best_epoch
+    return _shared.reference_early_stopping_epoch(val_losses, patience)
 
 
-# --------------------------------------------------------------------------- helpers
-def _mlp(seed: int) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.ReLU(), nn.Dropout(0.2), nn.Linear(5, 3))
+# --------------------------------------------------------------------------- hidden cases
+def _case(seed: int, tiny: float) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray]]:
+    """A small course MLP in which a random fraction ``tiny`` of the fc1 weights is shrunk 1000-fold (they
+    barely matter, and global magnitude pruning finds them; a layer-wise rule also cuts fc2 and fc3);
+    labels: its own predictions on random images, 25 % replaced at random (dense accuracy about 0.8)."""
+    model = _course_mlp((16, 8), seed=seed)
+    rng = np.random.default_rng(seed)
     with torch.no_grad():
-        for p in model.parameters():  # nonzero biases so that counting them changes the sum
-            p.copy_(torch.randn(p.shape, generator=gen))
-    return model
-
-
-def _cnn(seed: int) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(2 * 4 * 4, 3))
+        shrink = torch.from_numpy(rng.random(tuple(model.fc1.weight.shape)) < tiny)
+        model.fc1.weight[shrink] *= 1e-3
+    x = rng.random((333, 28, 28), dtype=np.float32)
     with torch.no_grad():
-        for p in model.parameters():  # BatchNorm weight != 1, so counting it changes the sum
-            p.copy_(torch.randn(p.shape, generator=gen))
-    return model
+        y = model(torch.from_numpy(x)).argmax(1).numpy()
+    flip = rng.random(len(y)) < 0.25
+    y[flip] = rng.integers(0, 10, int(flip.sum()))
+    return model, (x, y.astype(np.int64))
+
+
+def _fingerprint(model: nn.Module) -> tuple:
+    """Changes when a weight the model computes with changes (also under torch.nn.utils.prune's masks)."""
+    with torch.no_grad():
+        return (tuple(model.state_dict()),
+                tuple(float(m.weight.double().abs().sum()) for m in model.modules() if isinstance(m, _PRUNABLE)),
+                tuple(int((m.weight == 0).sum()) for m in model.modules() if isinstance(m, _PRUNABLE)))
 
 
 # --------------------------------------------------------------------------- checkers
 @_exercise
-def l1_penalty(fn: Callable[[nn.Module], torch.Tensor]) -> bool:
-    """Check the learner's ``l1_penalty(model)`` on an MLP (with dropout) and a CNN (with BatchNorm).
+def free_sparsity(fn: Callable[..., float]) -> bool:
+    """Check the learner's ``free_sparsity(model, val, amounts, max_drop)`` on hidden small MLPs.
 
-    Expected: a scalar ``torch.Tensor`` equal to the sum of ``|w|`` over Linear/Conv weights (no
-    biases, no BatchNorm parameters) whose gradient with respect to each weight is ``sign(w)``.
-    Prints a message and returns True/False. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
+    Expected: the largest amount in ``amounts`` such that a copy of ``model`` pruned to it by global magnitude
+    (one |w| ranking over all Linear weights, biases kept) has accuracy on ``val`` at most ``max_drop`` below
+    the dense model's; ``0.0`` if no amount qualifies; ``model`` left unchanged. Prints a message and returns
+    True/False. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
-    name = "l1_penalty"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
-                     f"got {type(fn).__name__}.")
-    for label, model in (("an MLP with dropout", _mlp(1)), ("a CNN with BatchNorm", _cnn(2))):
-        want = float(reference_l1_penalty(model).detach())
-        ok, got = _call(fn, model)
-        if not ok:
-            return False
-        if not isinstance(got, torch.Tensor):
-            return _fail(f"{name} on {label}: expected a torch.Tensor, got {type(got).__name__} ({got!r}).",
-                         "don't call .item() or float(): the penalty must stay a tensor so that "
-                         "`loss + lam * l1_penalty(model)` can be back-propagated.")
-        if got.numel() != 1:
-            return _fail(f"{name} on {label}: expected a scalar (one number), got a tensor of shape "
-                         f"{tuple(got.shape)}.", "sum over all elements of every weight, then over layers.")
-        value = float(got.detach())
-        if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
-            with torch.no_grad():
-                everything = float(sum(p.abs().sum() for p in model.parameters()))
-                weights_named = float(sum(p.abs().sum() for n, p in model.named_parameters() if n.endswith("weight")))
-            hint = "sum |w| of module.weight for the nn.Linear and nn.Conv2d modules only"
-            if math.isclose(value, everything, rel_tol=1e-5):
-                hint = "you included the biases (and BatchNorm); only Linear/Conv *weights* count"
-            elif math.isclose(value, weights_named, rel_tol=1e-5):
-                hint = "you included BatchNorm's weight (its scale γ); keep only nn.Linear / nn.Conv2d modules"
-            elif value < want:
-                hint = "use the sum of absolute values, not the mean; and include every Linear/Conv layer"
-            return _fail(f"{name} on {label}: expected {want:.6f}, got {value:.6f}.", f"{hint}.")
-        if not got.requires_grad:
-            return _fail(f"{name} on {label}: the value is right but carries no gradient.",
-                         "don't detach, use torch.no_grad() or convert to numpy — compute it from module.weight "
-                         "directly.")
-        model.zero_grad(set_to_none=True)
-        try:
-            got.sum().backward()
-        except Exception as e:
-            return _fail(f"{name} on {label}: backward() failed ({type(e).__name__}: {e}).")
-        for m in model.modules():
-            if isinstance(m, _PRUNABLE):
-                if m.weight.grad is None or not torch.allclose(m.weight.grad, m.weight.detach().sign()):
-                    return _fail(f"{name} on {label}: the gradient with respect to a weight should be sign(w).",
-                                 "sum(|w|) over the weights, computed from module.weight.")
-    return _ok(f"{name}: correct value and gradient on an MLP with dropout and a CNN with BatchNorm.")
+    cases = [(*_case(1, 0.85), "an MLP with 85 % of its fc1 weights tiny"),
+             (*_case(2, 0.6), "an MLP with 60 % of its fc1 weights tiny"),
+             (*_case(3, 0.93), "an MLP with 93 % of its fc1 weights tiny")]
+    return _shared.check_free_sparsity(fn, "ex09", cases, reference_free_sparsity, _accuracies, _fingerprint)
 
 
 @_exercise
@@ -147,46 +134,7 @@ def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
     fractions) with ``|w| < tol``, as a Python/numpy float. Prints a message and returns True/False.
     Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
-    name = "near_zero_fraction"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
-                     f"got {type(fn).__name__}.")
-    rng = np.random.default_rng(9)
-    cases = [
-        # big layer mostly near zero, small layer mostly not: pooled != mean of per-layer fractions
-        ({"fc1": np.concatenate([rng.uniform(-1e-4, 1e-4, 900), rng.uniform(0.1, 0.5, 100)]).reshape(20, 50)
-          .astype(np.float32),
-          "fc2": rng.uniform(0.1, 0.5, (10, 10)).astype(np.float32)}, 1e-3),
-        # negative weights: |w| matters
-        ({"a": np.array([-0.5, -1e-5, 2e-5, 0.3, -0.002, 0.0], dtype=np.float32),
-          "b": np.array([[-3e-4, 0.7], [0.9, -0.8]], dtype=np.float32)}, 1e-3),
-        # the tolerance is a parameter, not a constant
-        ({"w": np.linspace(-0.1, 0.1, 201).astype(np.float32)}, 0.0505),
-    ]
-    for weights, tol in cases:
-        want = reference_near_zero_fraction(weights, tol)
-        ok, got = _call(fn, {k: v.copy() for k, v in weights.items()}, tol)
-        if not ok:
-            return False
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            return _fail(f"{name}: expected a number (fraction 0-1), got {type(got).__name__}.")
-        if not math.isclose(value, want, abs_tol=1e-9):
-            per_layer = float(np.mean([reference_near_zero_fraction({"x": w}, tol) for w in weights.values()]))
-            signed = float(np.mean(np.concatenate([np.asarray(w).ravel() for w in weights.values()]) < tol))
-            hint = "count |w| < tol over all weights of all layers together, divide by their total number"
-            if math.isclose(value, per_layer, abs_tol=1e-9):
-                hint = ("that is the mean of per-layer fractions; pool the weights of all layers first "
-                        "(np.concatenate of the flattened arrays)")
-            elif math.isclose(value, signed, abs_tol=1e-9):
-                hint = "take the absolute value: large negative weights are not near zero"
-            elif value > 1:
-                hint = "return a fraction 0-1, not a count or a percentage"
-            sizes = {k: v.size for k, v in weights.items()}
-            return _fail(f"{name}: for layers of sizes {sizes} and tol={tol}, expected {want:.6f}, got {value:.6f}.",
-                         f"{hint}.")
-    return _ok(f"{name}: correct on {len(cases)} hidden cases.")
+    return _shared.check_near_zero_fraction(fn, "ex09")
 
 
 @_exercise
@@ -198,33 +146,4 @@ def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
     epoch; if training never stops early, the best epoch overall. Prints a message and returns
     True/False. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
-    name = "early_stopping_epoch"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex09.{name}({name}); "
-                     f"got {type(fn).__name__}.")
-    cases = [
-        ([1.0, 0.8, 0.7, 0.75, 0.9, 1.0, 1.1], 2, "a U-shaped curve"),
-        ([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 3, "a lower loss that comes only after the stop"),
-        ([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 4, "the same curve with more patience"),
-        ([1.0, 0.5, 0.6, 0.7, 0.4], 3, "a curve that improves just in time"),
-        ([0.9, 0.7, 0.6, 0.5, 0.45], 2, "a curve that never stops improving"),
-        ([1.0, 0.5, 0.5, 0.5, 0.6], 5, "ties (only a strictly lower loss is an improvement)"),
-        (np.array([0.4, 0.5, 0.6, 0.7]), 1, "a numpy array, patience 1"),
-    ]
-    for losses, patience, what in cases:
-        want = reference_early_stopping_epoch(losses, patience)
-        ok, got = _call(fn, losses.copy() if isinstance(losses, np.ndarray) else list(losses), patience)
-        if not ok:
-            return False
-        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-            return _fail(f"{name} on {what}: expected an int epoch number, got {type(got).__name__} ({got!r}).")
-        if int(got) != want:
-            hint = ("walk through the epochs, count epochs without a strict improvement, "
-                    "stop when the count reaches patience")
-            if int(got) == want - 1:
-                hint = "epochs are numbered from 1 (epoch 1 is val_losses[0])"
-            elif int(got) == int(np.argmin(losses)) + 1:
-                hint = "argmin sees the whole curve; training stopped before that epoch, so it never saw that loss"
-            return _fail(f"{name} on {what} {list(np.round(np.asarray(losses, dtype=float), 3))} "
-                         f"with patience={patience}: expected epoch {want}, got {got}.", f"{hint}.")
-    return _ok(f"{name}: correct on {len(cases)} hidden loss curves.")
+    return _shared.check_early_stopping_epoch(fn, "ex09", min_delta=False)
