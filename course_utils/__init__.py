@@ -9,6 +9,8 @@ Lessons
 - ``train_torch`` / ``train_tf``       training and evaluation loops
 - ``pruning_torch`` / ``pruning_tf``   unstructured (weight) pruning: masks, global/layer-wise, iterative
 - ``surgery_torch`` / ``surgery_tf``   structured pruning: score units/channels, really remove them
+- ``transformer_torch`` the tiny vision transformer, one-shot pruning as for LLMs (magnitude, Wanda, SparseGPT),
+  removing heads, FFN neurons and blocks (PyTorch only)
 - ``schedules``       sparsity schedules for gradual pruning (numpy only)
 - ``metrics``         parameters, sparsity, MACs, bytes, latency, accuracy intervals; dispatches to
   ``metrics_torch`` / ``metrics_tf``

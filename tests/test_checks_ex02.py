@@ -41,6 +41,50 @@ def test_global_threshold_rejects_mistakes(capsys):
         assert words in capsys.readouterr().out
 
 
+def test_mask_sparsity_accepts_reference_and_rejects_mistakes(capsys):
+    assert ex02.mask_sparsity(ex02.reference_mask_sparsity) is True
+    # unpruned layers reported as 0.0 are fine too
+    assert ex02.mask_sparsity(lambda m: {n: float((x.weight_mask == 0).float().mean()) if hasattr(x, "weight_mask")
+                                         else 0.0 for n, x in m.named_children() if hasattr(x, "weight")}) is True
+    capsys.readouterr()
+
+    def per_layer(model, of):
+        return {n: float(of(x)) for n, x in model.named_modules() if hasattr(x, "weight_mask")}
+
+    wrong = [
+        (lambda m: per_layer(m, lambda x: (x.weight == 0).float().mean()), "zeros of the mask, not of the weights"),
+        (lambda m: per_layer(m, lambda x: (x.weight_orig == 0).float().mean()), "weight_orig keeps every"),
+        (lambda m: per_layer(m, lambda x: (x.weight_mask != 0).float().mean()), "density"),
+        (lambda m: {n: float((x.weight == 0).float().mean()) for n, x in m.named_children() if hasattr(x, "weight")},
+         "zeros of the mask"),
+        (lambda m: 0.5, "expected a dict"),
+        (lambda m: {"fc1": 0.5}, "no entry for"),
+        (lambda m: {n: (x.weight_mask == 0).float().mean() for n, x in m.named_modules()
+                    if hasattr(x, "weight_mask")}, "✓"),  # 0-d tensors are numbers too
+    ]
+    for fn, words in wrong:
+        if words == "✓":
+            assert ex02.mask_sparsity(fn) is True
+        else:
+            assert verdict(ex02.mask_sparsity, fn) is False
+        assert words in capsys.readouterr().out, words
+
+
+def test_emptiest_layer(capsys):
+    from course_utils import models_torch
+
+    dense = models_torch.mlp(seed=0)
+    assert ex02.emptiest_layer(ex02.reference_predicted_layer, dense) is True
+    assert "fc1" in capsys.readouterr().out
+    for guess, words in [("fc3", "leaves fc1 the most sparse"), ("fc2", "fan-in"), ("conv1", "not one of"),
+                         (3, "a layer name")]:
+        assert verdict(ex02.emptiest_layer, guess, dense) is False
+        assert words in capsys.readouterr().out
+    assert ex02.emptiest_layer(None, dense) is None  # the learner edition's placeholder
+    assert "not attempted" in capsys.readouterr().out
+    assert ex02.emptiest_layer(" fc1 ", dense) is True  # stray spaces are fine
+
+
 def test_second_amount(capsys):
     assert ex02.second_amount(lambda current, target: (target - current) / (1 - current)) is True
     capsys.readouterr()
@@ -120,11 +164,14 @@ def test_references_pass_their_checkers(capsys):
     """The notebook's main line and its "Stuck?" lines use these: they must pass the self-checks."""
     assert ex02.global_threshold(ex02.reference_global_threshold) is True
     assert ex02.second_amount(ex02.reference_second_amount) is True
+    assert ex02.mask_sparsity(ex02.reference_mask_sparsity) is True
     dense, _, data = _han_models()
+    assert ex02.emptiest_layer(ex02.reference_predicted_layer, dense) is True
     han = ex02.reference_han_recipe(dense, data, 1, 1e-3, seed=0)
     assert han is not dense and ex02.han_recipe(han, dense) is True
-    assert capsys.readouterr().out.count("✓") == 3
-    for name in ("reference_global_threshold", "reference_second_amount", "reference_han_recipe"):
+    assert capsys.readouterr().out.count("✓") == 5
+    for name in ("reference_global_threshold", "reference_second_amount", "reference_han_recipe",
+                 "reference_mask_sparsity"):
         assert name not in ex02.__all__ and getattr(ex02, name).__doc__
 
 

@@ -4,6 +4,10 @@ Each checker runs the learner's function on hidden cases, prints what was expect
 back (with a hint). How a self-check reports (not attempted / ✓ / ✗ and raise) is in ``_common``.
 The ``reference_*`` functions are the solutions: the notebook's main line uses them, so a learner who has
 not solved an exercise can still run the lesson, and its "Stuck?" line loads them.
+
+Exercise 2 of the notebook is "predict which layer global pruning empties most, then verify" (``mask_sparsity``
+and ``emptiest_layer``). ``global_threshold`` was the earlier Exercise 2; the notebook now shows the threshold in
+the lesson, and the checker stays for anyone who still calls it.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["global_threshold", "han_recipe", "second_amount"]
+__all__ = ["emptiest_layer", "global_threshold", "han_recipe", "mask_sparsity", "second_amount"]
 
 
 def _as_float(x: Any) -> float | None:
@@ -118,6 +122,118 @@ def second_amount(fn: Callable[[float, float], Any]) -> bool:
     return _ok("second_amount: two stacked prune calls reach the target sparsity")
 
 
+# ----------------------------------------------------------------------------- exercise 2 (predict, then verify)
+def _pruned_mlp(seed: int) -> nn.Module:
+    """A small MLP (Sequential fc1, relu1, fc2, relu2, fc3), weights drawn from ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    model = nn.Sequential()
+    model.add_module("fc1", nn.Linear(40, 30))
+    model.add_module("relu1", nn.ReLU())
+    model.add_module("fc2", nn.Linear(30, 20))
+    model.add_module("relu2", nn.ReLU())
+    model.add_module("fc3", nn.Linear(20, 5))
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen))
+    return model
+
+
+def _mask_cases() -> list[tuple[str, nn.Module, dict[str, float]]]:
+    """(what, model, expected {layer: sparsity}) for the mask_sparsity checker."""
+    cases = []
+    one = _pruned_mlp(0)  # two layers pruned, fc3 not: it has no mask
+    prune.l1_unstructured(one.fc1, "weight", amount=0.5)
+    prune.l1_unstructured(one.fc2, "weight", amount=0.25)
+    cases.append(("fc1 50 %, fc2 25 %, fc3 unpruned", one, {"fc1": 0.5, "fc2": 0.25}))
+    two = _pruned_mlp(1)  # global pruning; a kept weight that is exactly zero does not count as pruned
+    params = [(two.get_submodule(n), "weight") for n in ("fc1", "fc2", "fc3")]
+    prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.7)
+    expected = {n: float((two.get_submodule(n).weight_mask == 0).float().mean()) for n in ("fc1", "fc2", "fc3")}
+    with torch.no_grad():
+        kept = two.fc3.weight_mask.nonzero()[:3]
+        for r, c in kept.tolist():
+            two.fc3.weight_orig[r, c] = 0.0  # kept by the mask, zero by chance
+        two.fc3.weight = two.fc3.weight_orig * two.fc3.weight_mask
+    cases.append(("global 70 %, three kept fc3 weights that happen to be 0", two, expected))
+    three = _pruned_mlp(2)  # masks stacked by two calls: the container's combined mask
+    prune.l1_unstructured(three.fc2, "weight", amount=0.2)
+    prune.l1_unstructured(three.fc2, "weight", amount=0.2)
+    cases.append(("fc2 pruned twice by 20 % (stacked masks)", three, {"fc2": 0.36}))
+    return cases
+
+
+@_exercise
+def mask_sparsity(fn: Callable[[nn.Module], Any]) -> bool:
+    """Check ``fn(model) -> {layer name: sparsity}``: for every layer with a pruning mask (``weight_mask``), the
+    fraction of its weights the mask removes (zeros in the mask / its size); layers without a mask are left out
+    (or reported as 0.0)."""
+    for what, model, expected in _mask_cases():
+        ok, got = _call(fn, model)
+        if not ok:
+            return False
+        if not isinstance(got, dict):
+            return _fail(f"{what}: expected a dict {{layer name: sparsity}}, got {type(got).__name__}",
+                         "one entry per pruned layer, e.g. {'fc1': 0.5, 'fc2': 0.25}")
+        values = {str(k).split(".")[-1]: _as_float(v) for k, v in got.items()}
+        if any(v is None for v in values.values()):
+            return _fail(f"{what}: every value must be one number (a fraction), got {got!r}")
+        extra = {k: v for k, v in values.items() if k not in expected and v != 0.0}
+        missing = [k for k in expected if k not in values]
+        if missing:
+            return _fail(f"{what}: no entry for {missing} (got {sorted(values)})",
+                         "go through model.named_modules() and keep every module that has a weight_mask")
+        if extra:
+            return _fail(f"{what}: {sorted(extra)} has no pruning mask, yet you report {extra}",
+                         "report only layers with a weight_mask (or 0.0 for the others)")
+        for name, want in expected.items():
+            have = values[name]
+            if math.isclose(have, want, abs_tol=1e-6):
+                continue
+            if math.isclose(have, 1 - want, abs_tol=1e-6):
+                return _fail(f"{what}: {name} {have:.3f}, expected {want:.3f}: that is the fraction *kept* (density)",
+                             "sparsity = fraction of zeros in the mask")
+            if have == 0.0:
+                return _fail(f"{what}: {name} 0.000, expected {want:.3f}",
+                             "weight_orig keeps every original value; the mask (weight_mask) holds the zeros")
+            return _fail(f"{what}: {name} {have:.4f}, expected {want:.4f}",
+                         "count the zeros of the mask, not of the weights: a kept weight can be 0 by chance "
+                         "(and model.weight is only recomputed at the next forward pass)")
+    return _ok("mask_sparsity: per-layer sparsity read from the masks")
+
+
+def _global_90_sparsity(dense: nn.Module) -> dict[str, float]:
+    import copy
+
+    from .. import pruning_torch
+
+    model = copy.deepcopy(dense)
+    pruning_torch.global_prune(model, 0.9)
+    return reference_mask_sparsity(model)
+
+
+@_exercise
+def emptiest_layer(predicted: Any, dense: nn.Module) -> bool:
+    """Check the prediction of Exercise 2: the name of the layer that global magnitude pruning to 90 % of the
+    weights of ``dense`` leaves the most sparse (measured here on a copy of ``dense``)."""
+    if not isinstance(dense, nn.Module):
+        return _fail(f"pass the dense model as the second argument, got {type(dense).__name__}")
+    sp = _global_90_sparsity(dense)
+    if not isinstance(predicted, str):
+        return _fail(f"expected a layer name (a string such as 'fc2'), got {type(predicted).__name__}")
+    name = predicted.strip()
+    if name not in sp:
+        return _fail(f"{predicted!r} is not one of the pruned layers {sorted(sp)}")
+    most = max(sp, key=sp.get)
+    split = ", ".join(f"{k} {v:.1%}" for k, v in sp.items())
+    if name != most:
+        return _fail(f"you predicted {name}; global pruning to 90 % leaves {most} the most sparse ({split})",
+                     "one threshold for all layers cuts deepest where the weights are smallest; compare "
+                     "dense.fc1.weight.abs().mean() with fc2's and fc3's, and think of each layer's fan-in")
+    return _ok(f"{most} ends up the most sparse ({split}). Now say why in one sentence; the answer is "
+               "under the bar chart")
+
+
 HAN_SPARSITY = {"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}  # Han et al. 2015, LeNet-300-100: 8 %, 9 %, 26 % kept
 
 
@@ -167,6 +283,17 @@ def reference_global_threshold(weights: dict[str, torch.Tensor], amount: float) 
     ``k = round(amount * total number of weights)``."""
     every = torch.cat([w.detach().abs().flatten() for w in weights.values()])
     return float(every.kthvalue(round(amount * every.numel())).values)
+
+
+def reference_mask_sparsity(model: nn.Module) -> dict[str, float]:
+    """Reference for Exercise 2: ``{layer name: fraction of zeros in its weight_mask}`` for every module of
+    ``model`` that has a pruning mask."""
+    return {name: float((module.weight_mask == 0).float().mean())
+            for name, module in model.named_modules() if hasattr(module, "weight_mask")}
+
+
+#: Reference for Exercise 2's prediction: the layer global magnitude pruning leaves the most sparse in the course MLP.
+reference_predicted_layer = "fc1"
 
 
 def reference_second_amount(current: float, target: float) -> float:
