@@ -38,17 +38,27 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
-    """Base URL of a JupyterLab server rooted at the checkout; its kernels are this interpreter, in FAST mode."""
+    """Base URL of a JupyterLab server; its kernels are this interpreter, in FAST mode.
+
+    The server is rooted at a temporary copy of ``notebooks/`` and ``learner/``, and its kernels record results
+    into a temporary folder: JupyterLab autosaves the notebooks it runs (outputs and all), which must not change
+    the checkout (the cleanliness and learner-edition tests would then fail)."""
+    import shutil
+
     from course_utils.results import REPO_ROOT
     from course_utils.runner import kernel_env
 
+    root = tmp_path_factory.mktemp("lab_root")
+    for folder in ("notebooks", "learner"):
+        shutil.copytree(REPO_ROOT / folder, root / folder)
     port = free_port()
     env = kernel_env(fast=True, extra={"JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
-                                       "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("config"))})
+                                       "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("config")),
+                                       "COURSE_RESULTS_DIR": str(tmp_path_factory.mktemp("lab_results"))})
     log = open(tmp_path_factory.mktemp("log") / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={REPO_ROOT}", "--ServerApp.open_browser=False",
+         f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
          "--LabApp.expose_app_in_browser=True"]
         + (["--allow-root"] if os.geteuid() == 0 else []),
         stdout=log, stderr=subprocess.STDOUT, env=env)

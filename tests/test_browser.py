@@ -69,9 +69,14 @@ def _stub_external(page, base: str, seen: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------------- JupyterLab
 
-_STATE = """() => {
+_STATE = """(path) => {
   const app = window.jupyterapp;
-  const nb = app && app.shell.currentWidget;
+  if (!app) return null;
+  // the notebook panel of `path` (not whatever tab happens to be current: a restored workspace may open others)
+  let nb = null;
+  for (const w of app.shell.widgets('main')) {
+    if (w.context && w.context.path === path) { nb = w; break; }
+  }
   if (!nb || !nb.sessionContext || !nb.content || !nb.content.model) return null;
   const kernel = nb.sessionContext.session && nb.sessionContext.session.kernel;
   const cells = nb.content.model.cells;
@@ -92,9 +97,9 @@ _STATE = """() => {
 }"""
 
 
-def _when(condition: str) -> str:
-    """A JavaScript predicate on the notebook state ``s`` (see ``_STATE``)."""
-    return f"() => {{ const s = ({_STATE})(); return !!s && ({condition}); }}"
+def _when(condition: str, path: str) -> str:
+    """A JavaScript predicate on the state ``s`` of the notebook at ``path`` (see ``_STATE``)."""
+    return f"() => {{ const s = ({_STATE})({json.dumps(path)}); return !!s && ({condition}); }}"
 
 
 def _papermill_images(path: Path, tmp_path: Path) -> int:
@@ -110,14 +115,23 @@ def _papermill_images(path: Path, tmp_path: Path) -> int:
 def test_jupyterlab_runs_notebook_clean_in_a_real_browser(browser, lab_server, relpath, tmp_path):
     expected_images = _papermill_images(REPO_ROOT / relpath, tmp_path)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{lab_server}/lab/tree/{relpath}?token={LAB_TOKEN}", timeout=120_000)
-    page.wait_for_function(_when("s.status === 'idle'"), timeout=180_000)
+    # A workspace of its own, reset: JupyterLab would otherwise restore the tabs of the previous test's page.
+    workspace = Path(relpath).stem.replace("_", "-")
+    page.goto(f"{lab_server}/lab/workspaces/{workspace}/tree/{relpath}?reset&token={LAB_TOKEN}", timeout=120_000)
+    page.wait_for_function(_when("s.status === 'idle'", relpath), timeout=180_000)
+    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget && "
+                           f"window.jupyterapp.shell.currentWidget.context && "
+                           f"window.jupyterapp.shell.currentWidget.context.path === {json.dumps(relpath)}",
+                           timeout=60_000)  # Run All acts on the current tab: it must be this notebook
     page.get_by_role("menuitem", name="Run", exact=True).click()  # the learner's way: Run → Run All Cells
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    # Started within a minute: some cell has run or is running (a click that did nothing fails here, not in 15 min)
+    page.wait_for_function(_when("s.run > 0 || s.busy || s.status === 'busy'", relpath), timeout=60_000,
+                           polling=250)
     # Done when every code cell ran, or when one failed (Run All stops there: waiting on would only time out).
-    page.wait_for_function(_when("(s.run === s.code || s.errors.length > 0) && s.status === 'idle' && !s.busy"),
-                           timeout=900_000, polling=1000)
-    state = page.evaluate(_STATE)
+    page.wait_for_function(_when("(s.run === s.code || s.errors.length > 0) && s.status === 'idle' && !s.busy",
+                                 relpath), timeout=900_000, polling=1000)
+    state = page.evaluate(_STATE, relpath)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lab-{Path(relpath).stem}.png"))
     page.close()
