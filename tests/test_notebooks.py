@@ -62,7 +62,7 @@ def _02(r):
     for key, best in (("recovery_val_accuracy", r["final_model"]),
                       ("recovery_val_accuracy_97", r["best_at_97_recipe"])):
         rv = r[key]
-        assert set(rv) == recipes and best == max(rv, key=rv.get)  # the winner is chosen on validation
+        assert set(rv) == recipes and rv[best] == max(rv.values()), (key, best, rv)  # chosen on validation (ties: any)
     assert abs(r["pruned_val_accuracy"] - r["recovery_val_accuracy"][r["final_model"]]) < 1e-9  # and it is the final
     assert r["gradual_loop_same_masks"] is True  # the loop written out == pt.iterative_prune, mask for mask
     assert r["serialization_roundtrip_identical"] is True  # prune.remove + save/load, and prune.identity + load
@@ -76,7 +76,7 @@ def _03(r):
     for key, best in (("recovery_val_accuracy", r["final_model"]),
                       ("recovery_val_accuracy_97", r["best_at_97_recipe"])):
         rv = r[key]
-        assert set(rv) == recipes and best == max(rv, key=rv.get)  # the winner is chosen on validation
+        assert set(rv) == recipes and rv[best] == max(rv.values()), (key, best, rv)  # chosen on validation (ties: any)
     assert abs(r["pruned_val_accuracy"] - r["recovery_val_accuracy"][r["final_model"]]) < 1e-9  # and it is the final
     assert r["allocation_choice"] == max(r["allocation_val_accuracy"], key=r["allocation_val_accuracy"].get)
     assert r["wrapped_roundtrip_identical"] is True  # prune_scope load of a wrapped .h5/.keras: same outputs, steps

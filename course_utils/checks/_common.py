@@ -65,7 +65,10 @@ def exercise(checker: Callable[..., bool]) -> Callable[..., bool | None]:
     def verdict_of(answer: Any = None, *args: Any, **kwargs: Any) -> bool | None:
         if answer is None:
             raise NotAttempted
-        return checker(answer, *args, **kwargs)
+        passed = checker(answer, *args, **kwargs)
+        if passed is None:  # a twin's checker, called through its .verdict, found the exercise not attempted
+            raise NotAttempted
+        return passed
 
     @functools.wraps(checker)
     def self_check(answer: Any = None, *args: Any, **kwargs: Any) -> bool | None:
