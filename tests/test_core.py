@@ -137,6 +137,24 @@ def test_runner_table_and_order():
     table = runner.format_table(rows, mode="FAST")
     assert "| 01_x | ok | 12.3 | 900 | acc=0.9812 |" in table
     assert "FAILED: ValueError: boom" in table and "1/2 ok" in table
+    assert "track" not in table  # a partial run has no track totals
+
+
+def test_runner_table_totals_each_track():
+    from course_utils import course
+
+    pt = [les.stem for les in course.track("PyTorch") if les.available]
+    tf = [les.stem for les in course.track("TensorFlow") if les.available]
+    stems = list(dict.fromkeys(pt + tf))
+    rows = [runner.RunResult(s, True, 10.0 * (i + 1), 100.0 + i, {}) for i, s in enumerate(stems)]
+    table = runner.format_table(rows, mode="full")
+    secs = {r.notebook: r.seconds for r in rows}
+    for fw, sel in (("PyTorch", pt), ("TensorFlow", tf)):
+        n = len(sel)
+        assert f"| **{fw} track** ({n} notebooks) | {n}/{n} ok | {sum(secs[s] for s in sel):.1f} |" in table
+    assert "00_index" in pt and "00_index" in tf and not set(pt) & {s for s in tf if s.endswith("tensorflow")}
+    seeded = runner.format_seed_table({0: rows, 1: rows}, mode="full")
+    assert "**PyTorch track, seed 1**" in seeded and "**TensorFlow track, seed 0**" in seeded
 
 
 def test_twin_table_compares_shared_keys_of_each_framework_pair():
