@@ -40,8 +40,8 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 suppress_warnings = ["mystnb.unknown_mime_type", "misc.highlighting_failure", "myst.header"]
 html_theme = "sphinx_book_theme"
 html_title = "Pruning, Hands-On"
-html_static_path = []
-html_context = {{"default_mode": "light"}}  # the theme's light/dark switch starts from a valid mode
+html_static_path = {static}
+{mathjax}html_context = {{"default_mode": "light"}}  # the theme's light/dark switch starts from a valid mode
 html_theme_options = {{
     "repository_url": "{repo}",
     "repository_branch": "{branch}",
@@ -163,9 +163,34 @@ def prepare_source(*, only: str | tuple[str, ...] = "", execute: bool = True,
     (source_dir / "index.md").write_text(_index(pages))
     shutil.copy(REPO_ROOT / "docs" / "instructor_guide.md", source_dir / "instructor_guide.md")
     hub = os.environ.get("COURSE_HUB_URL", "").strip()
+    mathjax = _local_mathjax(source_dir / "_static")
     (source_dir / "conf.py").write_text(CONF.format(
-        repo=links.repo_url(), branch=links.BRANCH, hub=f', "jupyterhub_url": "{hub}"' if hub else ""))
+        repo=links.repo_url(), branch=links.BRANCH, hub=f', "jupyterhub_url": "{hub}"' if hub else "",
+        static='["_static"]' if mathjax else "[]", mathjax=mathjax))
     return pages
+
+
+#: MathJax 2 as the ``jupyter-server-mathjax`` package ships it (the ``site`` extra pins it), and the config file
+#: of that package that reads TeX (``$…$`` in the notebooks; Sphinx writes ``\(…\)`` and ``\[…\]``).
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full"
+
+
+def _local_mathjax(static_dir: Path) -> str:
+    """Copy MathJax into the site (``_static/mathjax``, about 10 MB) and return the conf.py lines that use it, so
+    formulas render without the network (a learner's offline copy; the course's own server in the tests).
+    Without the package, the lines are empty and Sphinx keeps its default: MathJax 3 from a CDN."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        print("note: jupyter-server-mathjax is not installed (the site extra); formulas will load MathJax from a CDN")
+        return ""
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", static_dir / "mathjax")
+    tex = {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]}  # what Sphinx writes
+    # the package ships the STIX web fonts only (as the classic notebook configured it), not MathJax's TeX fonts
+    fonts = {"availableFonts": [], "preferredFont": None, "imageFont": None, "webFont": "STIX-Web"}
+    return (f'mathjax_path = "mathjax/MathJax.js?config={MATHJAX_CONFIG}"  # offline: MathJax 2 in _static\n'
+            f'mathjax2_config = {{"tex2jax": {tex!r}, "showMathMenu": False, "HTML-CSS": {fonts!r}}}\n'
+            "myst_update_mathjax = False  # MyST's setting is for MathJax 3\n")
 
 
 def build_site(*, only: str | tuple[str, ...] = "", out: Path = SITE_DIR,
