@@ -168,9 +168,10 @@ def format_table(rows: list[RunResult], *, mode: str) -> str:
     return "\n".join(lines)
 
 
-def _track_lines(rows: list[RunResult], *, width: int) -> list[str]:
+def _track_lines(rows: list[RunResult], *, width: int, label: str = "") -> list[str]:
     """One row per track (``course.track``): the wall time (seconds) and peak of the notebooks a learner on that
-    track runs, when the run covered the whole track; padded to ``width`` table columns."""
+    track runs, when the run covered the whole track; padded to ``width`` table columns. ``label`` follows the
+    track's name (e.g. ", seed 1")."""
     from .course import TRACKS, track
 
     by_stem = {r.notebook: r for r in rows}
@@ -179,7 +180,7 @@ def _track_lines(rows: list[RunResult], *, width: int) -> list[str]:
         stems = [les.stem for les in track(fw) if les.available]
         if stems and all(s in by_stem for s in stems):
             sel = [by_stem[s] for s in stems]
-            cells = [f"**{fw} track** ({len(sel)} notebooks)", f"{sum(r.ok for r in sel)}/{len(sel)} ok",
+            cells = [f"**{fw} track{label}** ({len(sel)} notebooks)", f"{sum(r.ok for r in sel)}/{len(sel)} ok",
                      f"{sum(r.seconds for r in sel):.1f}", f"{max(r.peak_rss_mb for r in sel):.0f}"]
             out.append("| " + " | ".join(cells + [""] * (width - len(cells))) + " |")
     return out
@@ -219,7 +220,7 @@ def format_seed_table(runs: dict[int, list[RunResult]], *, mode: str) -> str:
                      f"{sum(r.seconds for r in rows):.0f} s, "
                      f"peak {max((r.peak_rss_mb for r in rows), default=0):.0f} MB"
                      + " |" * len(seeds) + " |")
-        lines += [ln.replace(" track** (", f" track, seed {s}** (") for ln in _track_lines(rows, width=len(seeds) + 3)]
+        lines += _track_lines(rows, width=len(seeds) + 3, label=f", seed {s}")
     return "\n".join(lines)
 
 
