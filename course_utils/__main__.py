@@ -1,7 +1,9 @@
 """Command line: ``python -m course_utils <command>``.
 
-- ``run-all [--full|--fast] [--only TEXT] [--seed N | --seeds 0,1,2] [--learner]``
+- ``run-all [--full|--fast] [--only TEXT] [--seed N | --seeds 0,1,2] [--learner] [--other-kernels]``
                                              execute notebooks in order, print the benchmark table
+- ``other-kernels``                          print VAR=VALUE settings that make this CPU take another CPU
+                                             family's numerical kernels (for ``env $(...) command``)
 - ``sync-env [--check]``                     regenerate environment.yml (from pyproject's pins), the README
                                              course map and notebook badges
 - ``clean [--refresh] [NOTEBOOK ...]``       strip notebooks to clean source (metadata, outputs)
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     seeding.add_argument("--seeds", type=_seed_list, default=None,
                          help="comma-separated seeds, e.g. 0,1,2: run the course once per seed, one table")
     p_run.add_argument("--learner", action="store_true", help="run the learner edition (learner/) instead")
+    p_run.add_argument("--other-kernels", action="store_true",
+                       help="run on the numerical kernels another CPU family would take (see `other-kernels`)")
+    sub.add_parser("other-kernels", help="print the settings that make this CPU take another CPU family's kernels")
     p_sync = sub.add_parser("sync-env", help="write environment.yml from pyproject.toml")
     p_sync.add_argument("--check", action="store_true", help="fail if environment.yml is stale")
     p_clean = sub.add_parser("clean", help="strip outputs/metadata from notebooks (keeps NBVAL_CHECK_OUTPUT outputs)")
@@ -98,15 +103,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"next: cd {args.out} && nbgrader generate_assignment <assignment> (see docs/instructor_guide.md)")
         return 0
 
+    if args.command == "other-kernels":
+        from .runner import other_kernels_env
+
+        print(" ".join(f"{k}={v}" for k, v in other_kernels_env().items()))
+        return 0
     if args.command == "run-all":
         from .paths import EXECUTED_DIR, LEARNER_DIR
-        from .runner import run_all
+        from .runner import other_kernels_env, run_all
 
         seeds = args.seeds or ([args.seed] if args.seed is not None else None)
         directory = LEARNER_DIR if args.learner else None
-        out_dir = EXECUTED_DIR / (("learner-" if args.learner else "") + ("fast" if args.fast else "full"))
+        out_dir = EXECUTED_DIR / (("learner-" if args.learner else "") + ("fast" if args.fast else "full")
+                                  + ("-other-kernels" if args.other_kernels else ""))
+        env = other_kernels_env() if args.other_kernels else None
+        if env:
+            print("other kernels: " + " ".join(f"{k}={v}" for k, v in env.items()))
         rows = run_all(fast=args.fast, pattern=args.only, timeout=args.timeout, seeds=seeds, directory=directory,
-                       out_dir=out_dir)
+                       out_dir=out_dir, env=env)
         return 0 if all(r.ok for r in rows) else 1
     if args.command == "sync-env":
         from .course import sync_instructor_guide, sync_readme

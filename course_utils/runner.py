@@ -24,6 +24,26 @@ from .results import load_results, results_dir
 KERNEL_NAME = "python3"
 
 
+def other_kernels_env(cpu_flags: str | None = None) -> dict[str, str]:
+    """Environment variables that make this CPU run the numerical kernels another CPU family would run.
+
+    Float digits depend on the kernels a library picks for the CPU (AVX-512 on recent Intel, AVX2 only on AMD EPYC),
+    so a tolerance that one CPU happens to meet can fail on another. Set these before PyTorch or TensorFlow is
+    imported: PyTorch's ATen kernels one level down (``avx2`` on an AVX-512 CPU, else the ``default`` non-vector
+    ones), oneDNN capped at AVX2 (PyTorch's convolutions), and TensorFlow on its own Eigen kernels instead of oneDNN
+    (the setting that reproduces the AVX2-only machine's BatchNorm statistics on an AVX-512 one). ``cpu_flags`` (the
+    ``flags`` line of /proc/cpuinfo) is read from the machine when ``None``. Used by ``make test`` for the learner
+    edition and by ``run-all --other-kernels``.
+    """
+    if cpu_flags is None:
+        try:
+            cpu_flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpu_flags = ""
+    aten = "avx2" if "avx512f" in cpu_flags.split() else "default"
+    return {"ATEN_CPU_CAPABILITY": aten, "ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
 def notebooks(pattern: str = "", *, directory: Path | None = None) -> list[Path]:
     """The course notebooks in order (``NN_name.ipynb``), optionally filtered by a substring.
 
@@ -83,10 +103,12 @@ class RunResult:
     error: str = ""
 
 
-def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, seed: int | None = None) -> RunResult:
+def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, seed: int | None = None,
+                 env: dict[str, str] | None = None) -> RunResult:
     """Execute one notebook with papermill in a fresh process; measure wall time and peak RSS.
 
     ``seed`` (a non-negative int) is passed as the notebook's ``SEED`` parameter; ``None`` keeps its default.
+    ``env``: extra environment variables for the kernel (e.g. ``other_kernels_env()``).
 
     Peak RSS (MB) is the largest resident set of the papermill process and its kernel, read from
     the kernel's rusage when the process tree ends (``os.wait4``), so short peaks are not missed.
@@ -115,7 +137,7 @@ def run_notebook(path: Path, *, fast: bool, out_dir: Path, timeout: int = 1800, 
     start = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                env=kernel_env(fast, {"COURSE_NOTEBOOK": stem,
+                                env=kernel_env(fast, {**(env or {}), "COURSE_NOTEBOOK": stem,
                                                       "COURSE_RESULTS_DIR": str(run_results)}))
         _, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -258,12 +280,14 @@ def format_twin_table(runs: dict[int | None, list[RunResult]]) -> str:
 
 
 def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeout: int = 1800,
-            seeds: list[int] | None = None, directory: Path | None = None) -> list[RunResult]:
+            seeds: list[int] | None = None, directory: Path | None = None,
+            env: dict[str, str] | None = None) -> list[RunResult]:
     """Run every notebook (matching ``pattern``) in order and print the benchmark table.
 
     ``seeds``: run the whole course once per seed (the notebooks' ``SEED`` parameter) and print one table
     with a column per seed; ``None`` runs once with each notebook's default seed. ``directory``: run the
-    notebooks of another folder (``learner/``) instead of ``notebooks/``.
+    notebooks of another folder (``learner/``) instead of ``notebooks/``. ``env``: extra environment variables
+    for every kernel (``other_kernels_env()`` for ``--other-kernels``).
     """
     from tqdm.auto import tqdm
 
@@ -280,7 +304,7 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
         bar = tqdm(paths, desc=desc, unit="notebook")
         for p in bar:
             bar.set_postfix_str(p.stem)
-            rows.append(run_notebook(p, fast=fast, out_dir=seed_dir, timeout=timeout, seed=seed))
+            rows.append(run_notebook(p, fast=fast, out_dir=seed_dir, timeout=timeout, seed=seed, env=env))
         runs[seed] = rows
         label = mode if seed is None else f"{mode}, seed {seed}"
         (seed_dir / "run-all.md").write_text(format_table(rows, mode=label) + "\n")
@@ -294,7 +318,10 @@ def run_all(*, fast: bool, pattern: str = "", out_dir: Path | None = None, timeo
         (out_dir / "frameworks.md").write_text(twin_table + "\n")
         table += "\n\n" + twin_table
     print(table)
-    return [r for rows in runs.values() for r in rows]
+    every = [r for rows in runs.values() for r in rows]
+    passed = sum(r.ok for r in every)
+    print(f"notebooks: {passed} passed, {len(every) - passed} failed")  # the closing line CI and scripts read
+    return every
 
 
 def run_each_cell_twice(path: Path, *, fast: bool = True, seed: int | None = None, timeout: int = 1800,

@@ -194,3 +194,47 @@ def test_plots_table_renders_markdown_and_checks_rows():
     assert str(t) == md
     with pytest.raises(ValueError, match="row 1 has 2 cells"):
         plots.table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
+
+
+def test_other_kernels_env_steps_down_from_the_cpus_own_kernels():
+    """On an AVX-512 CPU the other kernels are AVX2 (what an AMD EPYC runs); on an AVX2 one, the non-vector ones."""
+    assert runner.other_kernels_env("fpu sse2 avx avx2 avx512f avx512bw")["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert runner.other_kernels_env("fpu sse2 avx avx2 fma")["ATEN_CPU_CAPABILITY"] == "default"
+    env = runner.other_kernels_env("avx2")
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == "0" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+
+
+def test_other_kernels_env_changes_the_kernels_a_fresh_process_takes():
+    """The settings reach a notebook's kernel: PyTorch in a fresh process reports another CPU capability."""
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    own = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    if own == "DEFAULT":
+        pytest.skip("this CPU already runs PyTorch's non-vector kernels: there is no other path to force")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=runner.kernel_env(True, runner.other_kernels_env())).stdout.strip()
+    expected = {"avx2": "AVX2", "default": "DEFAULT"}[runner.other_kernels_env()["ATEN_CPU_CAPABILITY"]]
+    assert other == expected and other != own, (own, other)
+
+
+def test_cli_other_kernels_prints_env_assignments(capsys):
+    from course_utils.__main__ import main
+
+    assert main(["other-kernels"]) == 0
+    pairs = dict(p.split("=", 1) for p in capsys.readouterr().out.split())
+    assert pairs == runner.other_kernels_env()
+
+
+def test_run_all_ends_with_a_passed_failed_line(monkeypatch, tmp_path, capsys):
+    """The last line of run-all counts the notebooks that passed and failed (CI reads it)."""
+    calls = []
+
+    def fake_run(path, *, fast, out_dir, timeout, seed, env):
+        calls.append(env)
+        return runner.RunResult(path.stem, not path.stem.startswith("01"), 1.0, 10.0, {})
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    rows = runner.run_all(fast=True, pattern="_pytorch", out_dir=tmp_path, env={"X": "1"})
+    failed = sum(not r.ok for r in rows)
+    assert failed == 1 and all(e == {"X": "1"} for e in calls)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"notebooks: {len(rows) - 1} passed, 1 failed"
