@@ -214,3 +214,12 @@ def test_interleaved_latency_returns_latency_results_and_restores_state():
     assert sb.time_ratio(res, "small", "big") < 1
     with pytest.raises(TypeError):
         sb.interleaved_latency({"a": "not a model"}, torch.rand(2, 784))
+
+
+def test_matmul_sweep_rejects_a_back_end_that_computes_another_product(monkeypatch):
+    """The sweep checks each back end against dense within float32 rounding: a 1 % error is caught."""
+    real = sb.to_torch_csr
+    monkeypatch.setattr(sb, "to_torch_csr", lambda w, **kw: real(w * 1.01, **kw))
+    with pytest.raises(RuntimeError, match="different product"):
+        sb.matmul_sweep((20, 30), sparsities=(0.5,), batch_sizes=(4,), backends=("torch_csr",), repeats=1,
+                        min_time=0, threads=1)
