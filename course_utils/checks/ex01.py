@@ -175,6 +175,8 @@ def obd_saliency(fn: Callable[[Callable[[], torch.Tensor], torch.Tensor, torch.T
         if tuple(got.shape) != (len(ii),):
             return _fail(f"{what}: expected one saliency per position, shape ({len(ii)},), got {tuple(got.shape)}",
                          "index the result with idx: one number per weight you score")
+        # Both Hessians are float64 (rounding ~1e-16 relative); rtol 1e-4 also accepts saliencies stored in float32
+        # (2⁻²⁴ ≈ 6e-8 relative), atol covers the exact zeros (H_ii = 0), and every named mistake is off by a factor.
         if torch.allclose(got, expected, rtol=1e-4, atol=1e-10):
             continue
         wi, hi = w[ii], h_full.diagonal()[ii]
