@@ -23,7 +23,7 @@ $(EXTRAS): $(STAMP)
 	@touch $@
 
 lab: $(STAMP)  ## set up .venv and open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab learner/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The learner edition runs on the numerical kernels another CPU family would take (`python -m course_utils
 # other-kernels`: AVX2 instead of AVX-512, TensorFlow's Eigen instead of oneDNN), the solutions on this CPU's own:

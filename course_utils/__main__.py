@@ -132,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = (sync_environment_yml(check=args.check) & sync_readme(check=args.check)
               & sync_instructor_guide(check=args.check) & (not stale_badges))
         if args.check and not ok:
-            print("environment.yml, the README course map, the instructor guide's workshop plans or a notebook's "
-                  "Binder badge is stale: "
-                  "run `python -m course_utils sync-env`", file=sys.stderr)
+            print("environment.yml, the README course map or badge, the instructor guide's workshop plans or launch "
+                  "links, or a notebook's Binder badge is stale: run `python -m course_utils sync-env`",
+                  file=sys.stderr)
             return 1
         return 0
     if args.command == "clean":

@@ -9,7 +9,9 @@
   of ``make run-seeds``); a notebook without one is taken from a FAST run (``build/executed/fast/`` or the test
   harness's ``build/executed/test/``), or executed in FAST mode now. Each page says which, in a box at its top;
 - each page has launch links: Binder, a JupyterHub through nbgitpuller (set ``COURSE_HUB_URL`` to your hub's
-  address when you build), and the ``.ipynb`` download button.
+  address when you build), and the ``.ipynb`` download button. The launch links (the box at the top of a page and
+  the theme's rocket menu) and the download link in the box open the **learner edition** (``learner/``): the pages
+  show the lessons with solutions, but a learner who launches one works on the copy without them.
 
 Introduced for instructors and maintainers (no notebook uses it).
 """
@@ -50,7 +52,41 @@ html_theme_options = {{
     "use_download_button": True,
     "launch_buttons": {{"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"{hub}}},
 }}
+
+
+def setup(app):
+    # The theme's launch buttons open the page's own path (notebooks/, the solutions): learners get learner/.
+    from course_utils.book import learner_launch_buttons
+
+    app.connect("html-page-context", learner_launch_buttons, priority={priority})
 '''
+
+
+#: sphinx-book-theme builds its launch buttons in an ``html-page-context`` handler of priority 501; ours runs after.
+LAUNCH_BUTTONS_PRIORITY = 502
+
+
+def learner_launch_buttons(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """``html-page-context`` handler (connected by the site's conf.py): point the theme's Binder and JupyterHub
+    launch buttons of a lesson page at the learner edition, ``learner/<notebook>``, rendered by ``links``.
+
+    The theme derives them from the page's path in the site (``notebooks/<stem>``), which would open the
+    solutions. A launch button this does not recognise is an error, so a new theme cannot send learners there."""
+    name = pagename.rsplit("/", 1)[-1] + ".ipynb"
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group.get("buttons", []):
+            url = button.get("url", "")
+            if not url:
+                continue
+            if "/v2/gh/" in url:
+                button["url"] = links.binder_url(name)
+            elif "/hub/user-redirect/git-pull" in url:
+                button["url"] = links.nbgitpuller_url(url.split("/hub/user-redirect/", 1)[0], name)
+            else:
+                raise ValueError(f"{pagename}: unknown launch button {button.get('text')!r} ({url}); "
+                                 "point it at the learner edition in course_utils.book.learner_launch_buttons")
 
 
 @dataclass(frozen=True)
@@ -95,7 +131,7 @@ def _banner(stem: str, mode: str, executed: Path) -> dict:
     else:
         launch.append("a JupyterHub (nbgitpuller; the site was built without `COURSE_HUB_URL`, see the instructor "
                       "guide)")
-    launch.append(f"[download the notebook]({links.repo_url()}/raw/{links.BRANCH}/notebooks/{name})")
+    launch.append(f"[download the learner notebook]({links.raw_url(name)})")
     text = f"```{{note}}\n{what}\nRun it yourself: {' · '.join(launch)}.\n```"
     return {"cell_type": "markdown", "metadata": {}, "source": text}
 
@@ -162,12 +198,17 @@ def prepare_source(*, only: str | tuple[str, ...] = "", execute: bool = True,
         raise SystemExit(f"no notebook matches {only!r}")
     (source_dir / "index.md").write_text(_index(pages))
     shutil.copy(REPO_ROOT / "docs" / "instructor_guide.md", source_dir / "instructor_guide.md")
-    hub = os.environ.get("COURSE_HUB_URL", "").strip()
     mathjax = _local_mathjax(source_dir / "_static")
-    (source_dir / "conf.py").write_text(CONF.format(
-        repo=links.repo_url(), branch=links.BRANCH, hub=f', "jupyterhub_url": "{hub}"' if hub else "",
-        static='["_static"]' if mathjax else "[]", mathjax=mathjax))
+    (source_dir / "conf.py").write_text(conf_py(hub=os.environ.get("COURSE_HUB_URL", ""), mathjax=mathjax))
     return pages
+
+
+def conf_py(*, hub: str = "", mathjax: str = "") -> str:
+    """The site's Sphinx ``conf.py``: ``hub`` adds the theme's JupyterHub launch button, ``mathjax`` the lines of
+    ``_local_mathjax`` (MathJax copied into ``_static``)."""
+    hub = hub.strip()
+    return CONF.format(repo=links.repo_url(), branch=links.BRANCH, hub=f', "jupyterhub_url": "{hub}"' if hub else "",
+                       static='["_static"]' if mathjax else "[]", mathjax=mathjax, priority=LAUNCH_BUTTONS_PRIORITY)
 
 
 #: MathJax 2 as the ``jupyter-server-mathjax`` package ships it (the ``site`` extra pins it), and the config file

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import nbtools
+from . import links, nbtools
 from .paths import NOTEBOOK_DIR
 
 SCHEMA_VERSION = 3
@@ -69,8 +69,10 @@ def _indented_markers(source: str) -> bool:
 
 
 def nbgrader_notebook(nb: dict[str, Any], stem: str) -> tuple[dict[str, Any], int]:
-    """The nbgrader source version of a (clean) course notebook, and its total points."""
+    """The nbgrader source version of a (clean) course notebook, and its total points. Its Binder badge opens the
+    learner edition (``learner/``), as in the learner edition: students get this notebook."""
     nb = copy.deepcopy(nb)
+    nbtools.point_badge_at(nb, f"{stem}.ipynb", folder=links.LEARNER_FOLDER)
     needed: set[str] = set()
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and not nbtools._is_solution(cell):

@@ -221,17 +221,22 @@ def workshop_markdown(name: str) -> str:
 
 
 def sync_instructor_guide(*, check: bool = False) -> bool:
-    """Write the workshop plans into docs/instructor_guide.md between their markers (``check``: only report
-    whether the guide is current)."""
+    """Write the workshop plans and the table of launch links (learners: ``learner/``; instructors: the solutions in
+    ``notebooks/``) into docs/instructor_guide.md between their markers (``check``: only report whether the guide is
+    current)."""
+    from .links import launch_links_markdown
+
     path = REPO_ROOT / "docs" / "instructor_guide.md"
     text = new = path.read_text()
-    for name in WORKSHOPS:
-        start, end = f"<!-- workshop:{name}:start -->", f"<!-- workshop:{name}:end -->"
+    blocks = {f"workshop:{name}": (f"the {name} workshop", lambda n=name: workshop_markdown(n)) for name in WORKSHOPS}
+    blocks["launch-links"] = ("the launch-links", launch_links_markdown)
+    for marker, (what, render) in blocks.items():
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
         if start not in new or end not in new:
-            raise ValueError(f"docs/instructor_guide.md lacks the {name} workshop markers")
+            raise ValueError(f"docs/instructor_guide.md lacks {what} markers")
         head, rest = new.split(start, 1)
         _, tail = rest.split(end, 1)
-        new = f"{head}{start}\n{workshop_markdown(name)}\n{end}{tail}"
+        new = f"{head}{start}\n{render()}\n{end}{tail}"
     if check:
         return new == text
     path.write_text(new)

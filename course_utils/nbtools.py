@@ -302,14 +302,35 @@ def _strip_solution(source: str, needed: set[str] | frozenset[str] = frozenset()
     return "\n".join(out)
 
 
-def learner_notebook(nb: dict[str, Any]) -> dict[str, Any]:
+def point_badge_at(nb: dict[str, Any], name: str, *, folder: str) -> bool:
+    """Re-render the Binder badge in ``nb``'s header cell (in place) so that it opens ``<folder>/<name>``;
+    returns True if it changed. A header without a badge is left alone (``header_problems`` reports it)."""
+    from .links import BINDER_BADGE_RE, binder_badge
+
+    if not nb.get("cells"):
+        return False
+    cell = nb["cells"][0]
+    head = _src(cell)
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(name, folder=folder), head)
+    if new == head:
+        return False
+    cell["source"] = new.splitlines(keepends=True) if isinstance(cell.get("source"), list) else new
+    return True
+
+
+def learner_notebook(nb: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """The learner edition of a (clean) notebook: solution code removed, solution Markdown dropped.
 
-    Code cells tagged ``solution`` keep their place (tag ``exercise``) with ``# YOUR CODE HERE``.
+    Code cells tagged ``solution`` keep their place (tag ``exercise``) with ``# YOUR CODE HERE``. Given the
+    notebook's file ``name``, its Binder badge opens the learner edition (``learner/<name>``), not the solutions.
     """
     import copy
 
+    from .links import LEARNER_FOLDER
+
     nb = copy.deepcopy(nb)
+    if name is not None:
+        point_badge_at(nb, name, folder=LEARNER_FOLDER)
     needed = set()  # names that lesson or self-check cells read: the placeholder must bind them
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and not _is_solution(cell):
@@ -378,7 +399,7 @@ def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = Fal
     wanted = set()
     for path in paths:
         nb = json.loads(Path(path).read_text())
-        text = json.dumps(learner_notebook(nb), indent=1, ensure_ascii=False) + "\n"
+        text = json.dumps(learner_notebook(nb, Path(path).name), indent=1, ensure_ascii=False) + "\n"
         target = out_dir / Path(path).name
         wanted.add(target.name)
         if not target.exists() or target.read_text() != text:
@@ -394,11 +415,13 @@ def write_learner_edition(paths: list[Path], out_dir: Path, *, check: bool = Fal
     return changed
 
 
-def sync_badge(path: Path, *, check: bool = False) -> bool:
+def sync_badge(path: Path, *, check: bool = False, folder: str = "notebooks") -> bool:
     """Make the Binder badge in the header cell the one ``links.binder_badge`` renders for this notebook.
 
     Returns True if it was (or, with ``check``, would be) changed. So ``links.GITHUB_REPO`` is the one
-    place the repository is named: change it and run ``python -m course_utils sync-env``.
+    place the repository is named: change it and run ``python -m course_utils sync-env``. The badge of a notebook
+    in ``notebooks/`` (the instructors' copy, with solutions) opens that copy; the learner edition's badges open
+    ``learner/`` and are written by ``write_learner_edition``.
     """
     from .links import BINDER_BADGE_RE, binder_badge
 
@@ -407,7 +430,7 @@ def sync_badge(path: Path, *, check: bool = False) -> bool:
     head = _src(nb["cells"][0])
     if not BINDER_BADGE_RE.search(head):
         raise ValueError(f"{path.name}: the header cell has no Binder badge to update")
-    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(path.name), head)
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(path.name, folder=folder), head)
     if new == head:
         return False
     if not check:

@@ -21,8 +21,10 @@ def test_header_convention(path):
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_header_badge_points_at_this_notebook(path):
+    """The badge of an instructors' copy (notebooks/) opens that copy; the learner edition's open learner/
+    (tests/test_learner_doors.py)."""
     head = "".join(json.loads(path.read_text())["cells"][0]["source"])
-    assert links.binder_url(path.name) in head
+    assert links.binder_url(path.name, folder="notebooks") in head
 
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
@@ -64,12 +66,12 @@ def test_ci_runs_the_readme_test_command():
 def test_binder_and_nbgitpuller_links_are_well_formed():
     url = urlparse(links.binder_url())
     assert url.netloc == "mybinder.org" and links.GITHUB_REPO in url.path
-    assert parse_qs(url.query)["urlpath"] == ["lab/tree/notebooks/00_index.ipynb"]
+    assert parse_qs(url.query)["urlpath"] == ["lab/tree/learner/00_index.ipynb"]
     pull = urlparse(links.nbgitpuller_url("https://hub.example.edu/"))
     q = parse_qs(pull.query)
     assert pull.path == "/hub/user-redirect/git-pull"
     assert q["repo"] == [links.repo_url()] and q["branch"] == [links.BRANCH]
-    assert q["urlpath"][0].endswith("notebooks/00_index.ipynb")
+    assert q["urlpath"] == [f"lab/tree/{links.GITHUB_REPO.split('/')[1]}/learner/00_index.ipynb"]
     with pytest.raises(ValueError):
         links.nbgitpuller_url("hub.example.edu")
     with pytest.raises(ValueError):

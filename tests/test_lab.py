@@ -1,8 +1,9 @@
-"""Start a real JupyterLab server from this environment, open the index notebook through the REST
-API, start a kernel and run the notebook's Setup cell over the kernel websocket."""
+"""Start a real JupyterLab server from this environment, open the notebook ``make lab`` opens (the learner
+edition's index) through the REST API, start a kernel and run the notebook's Setup cell over the kernel websocket."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import time
@@ -56,13 +57,24 @@ def _execute(ws, code: str, timeout: float = 120) -> tuple[str, str]:
     return status or "timeout", "".join(out)
 
 
+def _make_lab_notebook() -> str:
+    """The notebook the Makefile's ``lab`` recipe opens (``learner/00_index.ipynb``)."""
+    from course_utils.results import REPO_ROOT
+
+    recipe = re.search(r"^lab:[^\n]*\n\t([^\n]*)", (REPO_ROOT / "Makefile").read_text(), re.M).group(1)
+    (path,) = re.findall(r"jupyter lab (\S+\.ipynb)", recipe)
+    return path
+
+
 def test_lab_opens_index_and_runs_setup(lab_server):
     import websocket  # websocket-client, a dependency of jupyter_server
 
-    page = urllib.request.urlopen(urllib.request.Request(f"{lab_server}/lab/tree/notebooks/00_index.ipynb",
+    relpath = _make_lab_notebook()
+    assert relpath == "learner/00_index.ipynb"
+    page = urllib.request.urlopen(urllib.request.Request(f"{lab_server}/lab/tree/{relpath}",
                                   headers={"Authorization": f"token {TOKEN}"}), timeout=30)
     assert page.status == 200 and b"JupyterLab" in page.read()
-    nb = _get(f"{lab_server}/api/contents/notebooks/00_index.ipynb")
+    nb = _get(f"{lab_server}/api/contents/{relpath}")
     assert nb["type"] == "notebook"
     cells = nb["content"]["cells"]
     setup = next(c for c in cells if c["cell_type"] == "code" and "notebook_setup(" in c["source"])
