@@ -136,7 +136,8 @@ def lesson(stem: str) -> Lesson:
 
 
 def course_map_markdown(*, links_relative_to: str = "notebooks/") -> str:
-    """The course map as a Markdown table (README uses ``notebooks/``, the index notebook ``""``)."""
+    """The course map as a Markdown table (the README links the learner edition, ``learner/``; the index notebook
+    ``""``; the site ``notebooks/``)."""
     rows = [
         "| # | Notebook | What you learn | Minutes (teach + exercises) | Framework |",
         "|---|---|---|---|---|",
@@ -255,7 +256,7 @@ def sync_readme(*, check: bool = False) -> bool:
     _, tail = rest.split(end, 1)
     from .links import BINDER_BADGE_RE, binder_badge
 
-    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown()}\n{end}{tail}")
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown(links_relative_to='learner/')}\n{end}{tail}")
     if check:
         return new == text
     path.write_text(new)

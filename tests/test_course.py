@@ -49,7 +49,10 @@ def test_every_notebook_is_in_the_course_map():
 
 
 def test_readme_course_map_is_current():
-    assert course.course_map_markdown() in README, "README course map is stale: paste course.course_map_markdown()"
+    """The README's course map links the learner edition (a learner reading on GitHub opens learner/)."""
+    rows = course.course_map_markdown(links_relative_to="learner/")
+    assert rows in README, "README course map is stale: run python -m course_utils sync-env"
+    assert "](notebooks/" not in rows.split("<!-- course-map:end")[0]
 
 
 def test_readme_has_binder_badge_and_two_commands():
