@@ -210,8 +210,11 @@ def test_interleaved_latency_returns_latency_results_and_restores_state():
     r = res["big"]
     assert isinstance(r, metrics.LatencyResult) and r.batch_size == 64 and r.threads == 1 and r.repeats == 5
     assert len(r.times_s) == 5 and r.median_s > 0
-    assert sb.paired_ratio(res, "small", "big") < 1  # about 10x fewer MACs
-    assert sb.time_ratio(res, "small", "big") < 1
+    # the ratios read the two models' own repeats (which is faster is the benchmark's business, not a unit test's:
+    # five sub-millisecond repeats on a loaded machine can put either first)
+    small_s, big_s = np.asarray(res["small"].times_s), np.asarray(r.times_s)
+    assert sb.paired_ratio(res, "small", "big") == pytest.approx(float(np.median(small_s / big_s)))
+    assert sb.time_ratio(res, "small", "big") == pytest.approx(small_s.min() / big_s.min())
     with pytest.raises(TypeError):
         sb.interleaved_latency({"a": "not a model"}, torch.rand(2, 784))
 
