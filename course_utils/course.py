@@ -256,7 +256,8 @@ def sync_readme(*, check: bool = False) -> bool:
     _, tail = rest.split(end, 1)
     from .links import BINDER_BADGE_RE, binder_badge
 
-    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(), f"{head}{start}\n{course_map_markdown(links_relative_to='learner/')}\n{end}{tail}")
+    rows = course_map_markdown(links_relative_to="learner/")  # a learner reading on GitHub opens learner/
+    new = BINDER_BADGE_RE.sub(lambda _: binder_badge(), f"{head}{start}\n{rows}\n{end}{tail}")
     if check:
         return new == text
     path.write_text(new)
