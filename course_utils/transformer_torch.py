@@ -13,13 +13,20 @@ block can be dropped whole (:func:`remove_blocks`): with the residual stream, a 
 
 One-shot unstructured pruning with calibration data (no retraining), as LLMs are pruned:
 
-- magnitude: the smallest ``|W|`` of each layer;
-- Wanda (Sun et al. 2023, arXiv:2306.11695): score ``|W_ij| · ‖X_j‖₂`` (the norm of input feature ``j`` over all
-  calibration tokens), compared within each output row ``i``;
-- SparseGPT (Frantar & Alistarh 2023, arXiv:2301.00774), compact: choose the mask by ``w² / [H⁻¹]_jj²`` and update
-  the remaining weights of each row with the Optimal Brain Surgeon formula from ``H = XᵀX`` (damped), column by
-  column, in blocks of columns;
+- magnitude: the smallest ``|W|`` of each layer (``"magnitude"``), or of each output row (``"magnitude_rowwise"``:
+  the comparison group Wanda uses, so that Wanda and magnitude can be compared with one change at a time);
+- Wanda (Sun et al., arXiv:2306.11695, 2023; ICLR 2024): score ``|W_ij| · ‖X_j‖₂`` (the norm of input feature
+  ``j`` over all calibration tokens), compared within each output row ``i``;
+- SparseGPT (Frantar & Alistarh 2023, arXiv:2301.00774), compact: from ``H = XᵀX`` (damped) and the upper
+  Cholesky factor ``U`` of ``H⁻¹`` (``H⁻¹ = UᵀU``), choose the mask by the saliency ``w² / U_jj²`` and update
+  the remaining weights of each row with the Optimal Brain Surgeon formula, column by column, in blocks of
+  columns. ``U_jj² = [H_F⁻¹]_jj``, the inverse Hessian's diagonal entry for column ``j`` once the columns
+  before it are fixed (``F`` = columns ``j, j+1, …``), so ``w² / U_jj²`` is the OBS saliency of that step;
 - random, the control.
+
+:func:`one_shot_prune` prunes every layer against the inputs of the **dense** model (the layer-wise problem,
+every layer independent). The published Wanda and SparseGPT code runs block by block instead: each
+transformer block is calibrated on the outputs of the blocks already pruned.
 
 ``sparsity`` is a fraction in [0, 1) of the weights of each pruned layer, or the string ``"2:4"`` (two of every
 four consecutive weights of a row, along the input dimension: NVIDIA's semi-structured pattern). Only the
@@ -44,9 +51,11 @@ from ._validate import check_fraction, check_int, check_positive_number
 
 __all__ = [
     "PATCH",
+    "CudaSynced",
     "TinyViT",
     "block_influence",
     "calibration_inputs",
+    "damped_hessian",
     "ffn_scores",
     "head_loss_scores",
     "head_mask_model",
@@ -60,15 +69,17 @@ __all__ = [
     "remove_blocks",
     "remove_ffn_neurons",
     "remove_heads",
+    "semi_structured_unavailable",
     "sparsegpt_prune_layer",
     "tiny_vit",
+    "two_four_gpu_race",
     "two_four_ok",
     "vit_macs",
     "wanda_mask",
 ]
 
 PATCH = 7  #: patch side in pixels: 28×28 images give (28/7)² = 16 tokens of 49 pixels
-METHODS = ("magnitude", "wanda", "sparsegpt", "random")
+METHODS = ("magnitude", "magnitude_rowwise", "wanda", "sparsegpt", "random")
 SUBLAYERS = ("attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.out_proj", "ffn.fc1", "ffn.fc2")
 
 
@@ -258,12 +269,14 @@ def _keep_from_scores(scores: torch.Tensor, sparsity: float | str, *, per_row: b
     return keep
 
 
-def magnitude_mask(weight: torch.Tensor, sparsity: float | str = 0.5) -> torch.Tensor:
-    """Keep-mask (bool, the shape of ``weight``) that prunes the smallest ``|W|`` of the whole layer (or 2 of every
-    4 along each row for ``"2:4"``). Introduced in 11_pruning_a_transformer_pytorch."""
+def magnitude_mask(weight: torch.Tensor, sparsity: float | str = 0.5, *, per_row: bool = False) -> torch.Tensor:
+    """Keep-mask (bool, the shape of ``weight``) that prunes the smallest ``|W|`` of the whole layer, or of each
+    output row with ``per_row=True`` (Wanda's comparison group, without Wanda's input norms). For ``"2:4"``
+    both keep 2 of every 4 along each row (the groups lie within a row, so ``per_row`` changes nothing).
+    Introduced in 11_pruning_a_transformer_pytorch."""
     sparsity = _check_sparsity(sparsity)
     weight = _check_weight(weight, sparsity)
-    return _keep_from_scores(weight.abs(), sparsity, per_row=False)
+    return _keep_from_scores(weight.abs(), sparsity, per_row=bool(per_row))
 
 
 def wanda_mask(weight: torch.Tensor, x_norm: torch.Tensor, sparsity: float | str = 0.5) -> torch.Tensor:
@@ -301,18 +314,40 @@ def two_four_ok(mask: torch.Tensor) -> bool:
     return bool((mask.reshape(mask.shape[0], -1, 4).sum(-1) == 2).all())
 
 
+def damped_hessian(x: Any, *, damp: float = 0.01) -> torch.Tensor:
+    """The damped Hessian of the layer-wise objective, in float64: ``H = XᵀX / n + damp · mean(diag) · I`` for
+    inputs ``x`` of shape ``(n, in_features)``. An input feature that is always 0 gets ``H_jj = 1`` before the
+    damping (its weights do nothing, and ``H`` stays invertible). Damping keeps ``H`` invertible and its
+    inverse well conditioned; SparseGPT's default is ``damp = 0.01``. Introduced in
+    11_pruning_a_transformer_pytorch."""
+    check_positive_number(damp, "damp")
+    x = torch.as_tensor(x).detach().double()
+    if x.dim() != 2 or x.shape[0] == 0:
+        raise ValueError(f"x must be (n, in_features) with n >= 1, got {tuple(x.shape)}")
+    h = x.T @ x / x.shape[0]
+    dead = torch.diag(h) == 0
+    h[dead, dead] = 1.0
+    return h + damp * torch.diag(h).mean() * torch.eye(h.shape[0], dtype=h.dtype)
+
+
 def sparsegpt_prune_layer(
     weight: torch.Tensor, x: torch.Tensor, sparsity: float | str = 0.5, *, damp: float = 0.01, block: int = 32
 ) -> torch.Tensor:
     """SparseGPT in a few lines: the pruned **and updated** weight for inputs ``x`` (a new tensor).
 
-    ``H = XᵀX / n + damp · mean(diag) · I`` (``x`` is ``(n, in_features)``; damping keeps ``H`` invertible). The
-    columns are processed left to right in blocks of ``block``; at the start of a block the mask is chosen by the
-    OBS saliency ``w² / [H⁻¹]_jj²`` (the ``sparsity`` fraction of the block's weights, or 2 of every 4 in each row),
-    then column by column a pruned weight ``w_j`` is set to 0 and its error ``w_j / [H⁻¹]_jj`` is spread over the
-    columns not yet processed, in every row at once, with the row of the upper Cholesky factor of ``H⁻¹``
-    (Frantar & Alistarh 2023, Algorithm 1). ``x`` and the weight are used in float64.
-    Introduced in 11_pruning_a_transformer_pytorch.
+    ``H`` is :func:`damped_hessian` of ``x`` (``(n, in_features)``), and ``U`` the upper Cholesky factor of
+    ``H⁻¹`` (``H⁻¹ = UᵀU``). The columns are processed left to right, in blocks of ``block``; column ``j`` is
+    then the first of the columns ``F = j, j+1, …`` still free, and ``U_jj² = [H_F⁻¹]_jj``, the OBS denominator
+    of that step. A weight ``w_j`` to prune is set to 0, and its error ``w_j / U_jj`` is spread over the
+    columns not yet processed, in every row at once, with row ``j`` of ``U`` (lazily: within the block at once,
+    to the later blocks at the block's end). The mask comes from the OBS saliency ``w² / U_jj²``:
+
+    - a fraction: at the start of each block, the ``sparsity`` fraction of the block's weights with the smallest
+      saliency (computed from the weights as updated by the earlier blocks);
+    - ``"2:4"``: when a group of 4 columns is reached, the 2 of every 4 with the smallest saliency in each row,
+      computed from the weights as updated so far (Frantar & Alistarh 2023, Algorithm 1).
+
+    ``x`` and the weight are used in float64. Introduced in 11_pruning_a_transformer_pytorch.
     """
     sparsity = _check_sparsity(sparsity)
     weight = _check_weight(weight, sparsity)
@@ -322,33 +357,33 @@ def sparsegpt_prune_layer(
     if x.dim() != 2 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"x must be (n, in_features={weight.shape[1]}), got {tuple(x.shape)}")
     if sparsity == "2:4":
-        block = max(4, block - block % 4)
+        block = max(4, block - block % 4)  # a multiple of 4: the groups of 4 columns never straddle two blocks
     w = weight.double().clone()
     cols = w.shape[1]
-    h = x.T @ x / x.shape[0]
-    dead = torch.diag(h) == 0  # inputs that are always 0: their weights do nothing
-    h[dead, dead] = 1.0
-    w[:, dead] = 0.0
-    h += damp * torch.diag(h).mean() * torch.eye(cols, dtype=h.dtype)
-    h_inv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    w[:, (x == 0).all(dim=0)] = 0.0  # inputs that are always 0: their weights do nothing
+    h = damped_hessian(x, damp=damp)
+    u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
     for i1 in range(0, cols, block):
         i2 = min(i1 + block, cols)
-        w1, hinv1 = w[:, i1:i2].clone(), h_inv[i1:i2, i1:i2]
+        w1, u1 = w[:, i1:i2].clone(), u[i1:i2, i1:i2]
+        d = torch.diag(u1)
         err1 = torch.zeros_like(w1)
-        saliency = w1**2 / torch.diag(hinv1)[None, :] ** 2
         if sparsity == "2:4":
-            prune = ~_keep_from_scores(saliency, "2:4", per_row=True)
+            prune = torch.zeros_like(w1, dtype=torch.bool)  # chosen group by group, below
         else:
-            prune = ~_keep_from_scores(saliency, sparsity, per_row=False)
+            prune = ~_keep_from_scores(w1**2 / d[None, :] ** 2, sparsity, per_row=False)
         for j in range(i2 - i1):
-            col, d = w1[:, j], hinv1[j, j]
+            if sparsity == "2:4" and j % 4 == 0:  # i1 is a multiple of 4: column i1 + j starts a group
+                saliency = w1[:, j:j + 4] ** 2 / d[None, j:j + 4] ** 2
+                prune[:, j:j + 4] = ~_keep_from_scores(saliency, "2:4", per_row=True)
+            col = w1[:, j]
             q = torch.where(prune[:, j], torch.zeros_like(col), col)
-            e = (col - q) / d
-            w1[:, j:] -= e[:, None] * hinv1[j, j:][None, :]
+            e = (col - q) / d[j]
+            w1[:, j:] -= e[:, None] * u1[j, j:][None, :]
             w1[:, j] = q
             err1[:, j] = e
         w[:, i1:i2] = w1
-        w[:, i2:] -= err1 @ h_inv[i1:i2, i2:]
+        w[:, i2:] -= err1 @ u[i1:i2, i2:]
     return w.to(weight.dtype)
 
 
@@ -389,10 +424,13 @@ def one_shot_prune(
     inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> TinyViT:
     """A pruned copy of ``model`` (the original is untouched): every layer of :func:`prunable_layers` pruned
-    with ``method`` (``"magnitude"``, ``"wanda"``, ``"sparsegpt"``, ``"random"``) to ``sparsity`` (a fraction,
-    or ``"2:4"``), no retraining. Wanda and SparseGPT need calibration images ``calib`` (or the ``inputs`` of
-    :func:`calibration_inputs`, computed once on the dense model and reused: every layer is pruned against
-    the dense model's inputs, the layer-wise problem). ``seed`` drives the random control only.
+    with ``method`` (``"magnitude"`` per layer, ``"magnitude_rowwise"`` per output row, ``"wanda"``,
+    ``"sparsegpt"``, ``"random"``) to ``sparsity`` (a fraction, or ``"2:4"``), no retraining. Wanda and SparseGPT
+    need calibration images ``calib`` (or the ``inputs`` of :func:`calibration_inputs`, computed once on the
+    dense model and reused). Every layer is pruned against the **dense** model's inputs: the layer-wise problem,
+    each layer on its own. The published Wanda and SparseGPT code is sequential instead: it prunes one
+    transformer block at a time and feeds the next block the outputs of the blocks already pruned, so that a
+    block can make up for the errors of the ones before it. ``seed`` drives the random control only.
     Introduced in 11_pruning_a_transformer_pytorch.
     """
     model = _check_vit(model)
@@ -406,8 +444,8 @@ def one_shot_prune(
     pruned = copy.deepcopy(model)
     for k, (name, layer) in enumerate(prunable_layers(pruned).items()):
         w = layer.weight.data
-        if method == "magnitude":
-            new = w * magnitude_mask(w, sparsity)
+        if method in ("magnitude", "magnitude_rowwise"):
+            new = w * magnitude_mask(w, sparsity, per_row=method == "magnitude_rowwise")
         elif method == "random":
             new = w * random_mask(w, sparsity, seed=seed * 1000 + k)
         elif method == "wanda":
@@ -603,3 +641,67 @@ def block_influence(model: TinyViT, x: Any) -> np.ndarray:
         for hd in handles:
             hd.remove()
     return np.array(out)
+
+
+# ----------------------------------------------------------------------------- 2:4 on a GPU
+class CudaSynced(nn.Module):
+    """Wraps a module so that each call returns only when the GPU has finished it (``torch.cuda.synchronize``):
+    CUDA runs asynchronously, and a timer around an unsynchronized call measures only the kernel launch. On a
+    CPU tensor the wrapper adds nothing. :func:`two_four_gpu_race` wraps both of its models in it."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x)
+        if out.is_cuda:
+            torch.cuda.synchronize(out.device)
+        return out
+
+
+def semi_structured_unavailable() -> str | None:
+    """Why NVIDIA's 2:4 sparse tensor cores cannot be used in this session (a sentence), or ``None`` if they can:
+    they need a CUDA GPU of compute capability 8.0 or newer. Introduced in 11_pruning_a_transformer_pytorch."""
+    if not torch.cuda.is_available():
+        return "no CUDA GPU in this session"
+    cc = torch.cuda.get_device_capability()
+    if cc < (8, 0):
+        return f"this GPU has compute capability {cc[0]}.{cc[1]} < 8.0"
+    return None
+
+
+def _two_four_gpu_layers(size: int, dtype: torch.dtype, seed: int) -> tuple[nn.Linear, nn.Linear]:
+    """(dense, sparse) CUDA ``Linear(size, size)`` without bias, the same weights with 2:4 zeros (magnitude); the
+    sparse one stores them with ``to_sparse_semi_structured``."""
+    from torch.sparse import to_sparse_semi_structured
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        dense = nn.Linear(size, size, bias=False)
+    with torch.no_grad():
+        dense.weight.mul_(magnitude_mask(dense.weight, "2:4"))
+    dense = dense.to(device="cuda", dtype=dtype).eval()
+    sparse = copy.deepcopy(dense)
+    sparse.weight = nn.Parameter(to_sparse_semi_structured(sparse.weight.detach()), requires_grad=False)
+    return dense, sparse
+
+
+def two_four_gpu_race(
+    size: int = 4096, tokens: int = 1024, *, rounds: int = 7, repeats: int = 10, dtype: torch.dtype = torch.float16,
+    seed: int = 0,
+) -> metrics.Race:
+    """Time a dense ``Linear(size, size)`` (no bias) against the same layer stored by
+    ``torch.sparse.to_sparse_semi_structured`` on the GPU, both with the same 2:4 zeros (magnitude), on a batch
+    of ``tokens`` rows: :func:`course_utils.metrics.race` of the two models, each wrapped in :class:`CudaSynced`
+    (``"dense"`` is the reference, ``race.speedup("2:4")`` the gain). ``dtype``: float16 or bfloat16, what the
+    default cuSPARSELt backend takes (float32 needs PyTorch's CUTLASS backend). Raises ``RuntimeError`` with
+    :func:`semi_structured_unavailable`'s reason where the kernels cannot run. Introduced in
+    11_pruning_a_transformer_pytorch."""
+    why = semi_structured_unavailable()
+    if why:
+        raise RuntimeError(f"2:4 sparse tensor cores cannot run here: {why}")
+    check_int(tokens, "tokens", 1)
+    dense, sparse = _two_four_gpu_layers(check_int(size, "size", 1), dtype, check_int(seed, "seed", 0))
+    return metrics.race({"dense": CudaSynced(dense), "2:4": CudaSynced(sparse)}, (size,), tokens, rounds=rounds,
+                        repeats=repeats)
