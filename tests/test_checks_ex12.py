@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils import prune
 
-from course_utils import models_torch
+from course_utils import metrics, models_torch
 from course_utils.checks import ex12
 from course_utils.checks._common import verdict
 
@@ -72,42 +73,83 @@ def test_reference_state_dict_loads_into_a_plain_model_and_keeps_the_zeros():
 
 
 # ----------------------------------------------------------------------------- exercise 2
-def test_size_factors_accepts_reference(capsys):
-    assert ex12.size_factors(ex12.reference_size_factors) is True
+def test_shrink_factors_accepts_reference_and_another_correct_answer(capsys):
+    def by_quantile(weights, sparsity):  # a threshold instead of an exact count, quantized with np.clip
+        flat = np.concatenate([np.abs(w).ravel() for w in weights.values()])
+        cut = np.quantile(flat, sparsity)
+        pruned = [np.where(np.abs(w) <= cut, 0, w).astype(np.float32) for w in weights.values()]
+        dense = b"".join(np.asarray(w, np.float32).tobytes() for w in weights.values())
+        fp32 = b"".join(w.tobytes() for w in pruned)
+        int8 = b"".join(np.clip(np.round(w * 127 / np.abs(w).max()), -127, 127).astype(np.int8).tobytes()
+                        for w in pruned)
+        return {"pruning": metrics.gzip_bytes(dense) / metrics.gzip_bytes(fp32),
+                "quantization": metrics.gzip_bytes(fp32) / metrics.gzip_bytes(int8)}
+
+    assert ex12.shrink_factors(ex12.reference_shrink_factors) is True
+    assert ex12.shrink_factors(by_quantile) is True
     assert "✓" in capsys.readouterr().out
 
 
-def inverted(s):
-    return {k: 1 / v for k, v in ex12.reference_size_factors(s).items()}
+def _variant(**kwargs):
+    return lambda weights, sparsity: ex12._shrink(weights, sparsity, **kwargs)
 
 
-def int8_from_dense(s):
-    f = ex12.reference_size_factors(s)
-    return {**f, "quantization": s["dense_fp32_gzip"] / s["pruned_int8_gzip"]}
+def in_place(weights, sparsity):
+    out = ex12.reference_shrink_factors(weights, sparsity)
+    for w in weights.values():
+        w[np.abs(w) < np.quantile(np.abs(w), sparsity)] = 0
+    return out
 
 
-def pruning_from_file(s):
-    f = ex12.reference_size_factors(s)
-    return {**f, "pruning": s["dense_fp32"] / s["pruned_fp32_gzip"]}
+def int8_from_dense(weights, sparsity):
+    f = ex12.reference_shrink_factors(weights, sparsity)
+    return {**f, "quantization": f["pruning"] * f["quantization"]}
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (inverted, "old size / new size"),
-    (int8_from_dense, "pruned fp32 file"),
-    (pruning_from_file, "gzip alone has its own factor"),
-    (lambda s: {"total": 1.0}, "keys"),
+    (lambda w, s: {k: 1 / v for k, v in ex12.reference_shrink_factors(w, s).items()}, "size before the step"),
+    (_variant(compress=False), "gzipped sizes"),
+    (int8_from_dense, "pruned fp32 weights"),
+    (_variant(scaled=False), "divide by a scale"),
+    (_variant(dtype=np.float64), "float32"),
+    (lambda w, s: ex12.reference_shrink_factors(w, 1 - s), "not the fraction kept"),
+    (_variant(per_layer=True), "global magnitude"),
+    (in_place, "changed the weights"),
+    (lambda w, s: {"pruning": 2.0, "quantization": 4.0}, "prune a copy"),
+    (lambda w, s: {"total": 1.0}, "keys"),
+    (lambda w, s: {"pruning": float("nan"), "quantization": 1.0}, "positive finite"),
 ])
-def test_size_factors_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex12.size_factors, wrong) is False
+def test_shrink_factors_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex12.shrink_factors, wrong) is False
     out = capsys.readouterr().out
     assert "✗" in out and hint in out
 
 
-def test_size_factors_reports_placeholders_and_non_functions(capsys):
-    def todo(sizes):
+def test_shrink_factors_reports_placeholders_and_non_functions(capsys):
+    def todo(weights, sparsity):
         raise NotImplementedError
 
-    assert ex12.size_factors(todo) is None
+    assert ex12.shrink_factors(todo) is None
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex12.size_factors, 3.0) is False
-    assert "ex12.size_factors(size_factors)" in capsys.readouterr().out
+    assert verdict(ex12.shrink_factors, 3.0) is False
+    assert "ex12.shrink_factors(shrink_factors)" in capsys.readouterr().out
+
+
+def test_reference_shrink_factors_crosses_over_with_sparsity_and_leaves_its_input():
+    rng = np.random.default_rng(0)
+    weights = {"a": (rng.standard_normal((64, 128)) * 0.05).astype(np.float32),
+               "b": (rng.standard_normal((10, 64)) * 0.2).astype(np.float32)}
+    before = {k: w.copy() for k, w in weights.items()}
+    low, high = ex12.reference_shrink_factors(weights, 0.5), ex12.reference_shrink_factors(weights, 0.95)
+    assert low["quantization"] > low["pruning"] > 1  # at 50 % int8 (4 bytes → 1) buys more than the zeros
+    assert high["pruning"] > high["quantization"] > 1  # at 95 % the zeros buy more
+    assert all(np.array_equal(before[k], weights[k]) for k in weights)
+    assert ex12.reference_shrink_factors(weights, 0.0)["pruning"] == 1.0
+    with pytest.raises(ValueError):
+        ex12.reference_shrink_factors(weights, 1.0)
+
+
+def test_reference_size_factors_multiply_to_the_total():
+    sizes = {"dense_fp32": 1000, "dense_fp32_gzip": 500, "pruned_fp32_gzip": 250, "pruned_int8_gzip": 100}
+    f = ex12.reference_size_factors(sizes)
+    assert f == {"gzip": 2.0, "pruning": 2.0, "quantization": 2.5, "total": 10.0}

@@ -59,13 +59,16 @@ def test_save_for_deployment_reports_placeholders(capsys):
 
 
 # ----------------------------------------------------------------------------- exercise 2
-def test_size_factors_is_the_twins_check(capsys):
-    assert ex12tf.size_factors(ex12tf.reference_size_factors) is True
+def test_shrink_factors_is_the_twins_check(capsys):
+    assert ex12tf.shrink_factors(ex12tf.reference_shrink_factors) is True
 
-    def todo(sizes):
+    def todo(weights, sparsity):
         raise NotImplementedError
 
-    assert ex12tf.size_factors(todo) is None
-    assert verdict(ex12tf.size_factors, lambda s: {"total": 1.0}) is False
-    assert verdict(ex12tf.size_factors, 2) is False
-    assert "ex12tf.size_factors(size_factors)" in capsys.readouterr().out
+    assert ex12tf.shrink_factors(todo) is None
+    assert verdict(ex12tf.shrink_factors, lambda w, s: {"total": 1.0}) is False
+    assert verdict(ex12tf.shrink_factors, lambda w, s: ex12tf.reference_shrink_factors(w, 1 - s)) is False
+    assert "not the fraction kept" in capsys.readouterr().out
+    assert verdict(ex12tf.shrink_factors, 2) is False
+    assert "ex12tf.shrink_factors(shrink_factors)" in capsys.readouterr().out
+    assert ex12tf.reference_size_factors is ex12tf.ex12.reference_size_factors
