@@ -110,27 +110,50 @@ def test_reference_free_sparsity_leaves_the_model_alone_and_is_monotone_in_max_d
     assert loose in amounts and strict in [0.0, *amounts] and loose >= strict
 
 
-# --------------------------------------------------------------------------- near_zero_fraction
-def test_near_zero_fraction_accepts_reference_and_a_variant(capsys):
-    assert ex09.near_zero_fraction(ex09.reference_near_zero_fraction)
-
-    def variant(weights, tol):
-        n = sum(np.size(w) for w in weights.values())
-        return sum(int((np.abs(w) < tol).sum()) for w in weights.values()) / n
-
-    assert ex09.near_zero_fraction(variant)
+# --------------------------------------------------------------------------- l1_fate (Exercise 3)
+def test_l1_fate_accepts_reference_and_a_variant(capsys):
+    assert ex09.l1_fate(ex09.reference_l1_fate)
+    # a variant: count whole steps with integer arithmetic on the ratio, return a numpy int and a list
+    assert ex09.l1_fate(lambda w0, lr, lam: [np.int64(-(-abs(w0) // (lr * lam))), lr * lam])
     assert "✓" in capsys.readouterr().out
 
 
+def test_reference_l1_fate_matches_torch_sgd():
+    """The prediction is what torch.optim.SGD does to a weight on lam*|w| alone (float32)."""
+    for w0, lr, lam in ((0.01, 0.05, 3e-4), (-0.00437, 0.1, 1e-3)):
+        k, bound = ex09.reference_l1_fate(w0, lr, lam)
+        w = nn.Parameter(torch.tensor([w0]))
+        sgd = torch.optim.SGD([w], lr=lr)
+        path = []
+        for _ in range(k + 50):
+            sgd.zero_grad()
+            (lam * w.abs().sum()).backward()
+            sgd.step()
+            path.append(w.detach().item())
+        path = np.array(path)
+        first = int(np.argmax(np.sign(path) != np.sign(w0))) + 1
+        assert first == k and np.abs(path[first:]).max() <= bound * (1 + 4 * 2.0 ** -24)
+
+
+def test_reference_near_zero_fraction_pools_the_layers():
+    w = {"big": np.r_[np.zeros(90), np.ones(10)], "small": -np.ones(10)}
+    assert ex09.reference_near_zero_fraction(w, 0.5) == pytest.approx(90 / 110)
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda ws, tol: float(np.mean([np.mean(np.abs(w) < tol) for w in ws.values()])), "per-layer"),
-    (lambda ws, tol: float(np.mean(np.concatenate([w.ravel() for w in ws.values()]) < tol)), "absolute"),
-    (lambda ws, tol: float(np.mean(np.abs(np.concatenate([w.ravel() for w in ws.values()])) < 1e-3)), ""),
-    (lambda ws, tol: 100 * float(np.mean(np.abs(np.concatenate([w.ravel() for w in ws.values()])) < tol)), "fraction"),
-    (lambda ws, tol: None, "number"),
+    (lambda w0, lr, lam: (math.floor(abs(w0) / (lr * lam)), lr * lam), "still on its own side"),
+    (lambda w0, lr, lam: (math.ceil(w0 / (lr * lam)), lr * lam), "either side"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (2 * lr * lam)), 2 * lr * lam), "2λw"),
+    (lambda w0, lr, lam: (None, 0.0), "L2"),
+    (lambda w0, lr, lam: (math.inf, 0.0), "L2"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 0.0), "stop at 0"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), lr * lam / 2), "whatever w0"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 2 * lr * lam), "2λw"),
+    (lambda w0, lr, lam: (abs(w0) / (lr * lam), lr * lam), "whole number"),
+    (lambda w0, lr, lam: math.ceil(abs(w0) / (lr * lam)), "pair"),
 ])
-def test_near_zero_fraction_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex09.near_zero_fraction, wrong) is False
+def test_l1_fate_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex09.l1_fate, wrong) is False
     out = capsys.readouterr().out
     assert "✗" in out and hint in out
 

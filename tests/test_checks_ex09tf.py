@@ -131,8 +131,10 @@ print("OK")
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
 
 
-def test_near_zero_fraction_accepts_reference():
-    assert ex09tf.near_zero_fraction(ex09tf.reference_near_zero_fraction) is True
+def test_l1_fate_accepts_reference_and_rejects_l2_thinking(capsys):
+    assert ex09tf.l1_fate(ex09tf.reference_l1_fate) is True
+    assert verdict(ex09tf.l1_fate, lambda w0, lr, lam: (None, 0.0)) is False
+    assert "L2" in capsys.readouterr().out
 
 
 def test_importing_the_checker_loads_no_framework():

@@ -255,3 +255,28 @@ def test_reference_capstone_model_passes_the_model_check(capsys, monkeypatch):
     assert verdict(ex10.challenge, mlp((150, 60), seed=0), test, budget, dense, latency_rounds=1,
                    latency_repeats=3) is False
     assert "macs" in capsys.readouterr().out
+
+
+def test_challenge_times_again_when_latency_fails_with_the_accuracy_in_fast_mode(capsys, monkeypatch):
+    """FAST mode: too little training fails the accuracy too, which is not judged; a latency over the limit must
+    still be timed once more (a busy machine only slows calls down) instead of failing at the first race."""
+    from course_utils import train_torch
+    from course_utils.data import load_mnist
+
+    calls = []
+
+    def slow_then_quiet(model, reference, shape, batch_size, rounds, repeats):
+        calls.append(rounds)
+        ratio = 0.6 if len(calls) == 1 else 0.3  # the first race ran on a loaded machine
+        return ratio * 1e-3, 1e-3, ratio, "paired"
+
+    monkeypatch.setattr(capstone, "_latency", slow_then_quiet)
+    s = load_mnist().subsample(train=1000, seed=0)
+    test = (s.x_test[:200], s.y_test[:200])
+    dense, small = mlp(seed=0), mlp((64, 32), seed=1)  # the small one untrained: a drop far over 1.5 points
+    train_torch.fit(dense, (s.x_train, s.y_train), epochs=1, seed=0, progress=False)
+    budget = capstone.challenge_budget(dense)
+    assert ex10.challenge(small, test, budget, dense, fast=True, latency_rounds=3, latency_repeats=2) is True
+    assert calls == [3, 6]  # timed again, with twice the rounds
+    out = capsys.readouterr().out
+    assert "timing once more" in out and "accuracy_drop" in out and "not judged" in out

@@ -1,8 +1,8 @@
 """What the checkers of lesson 09 share across its PyTorch (``ex09``) and Keras (``ex09tf``) twins.
 
-Framework-free: the early-stopping rule and the near-zero fraction are plain numpy, and the free-sparsity check
-takes the framework's pieces (a reference, a way to build hidden cases and to fingerprint a model) from the
-caller. Imports neither torch nor TensorFlow.
+Framework-free: the early-stopping rule, the near-zero fraction and the L1 step are plain numpy, and the
+free-sparsity check takes the framework's pieces (a reference, a way to build hidden cases and to fingerprint a
+model) from the caller. Imports neither torch nor TensorFlow.
 """
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ def reference_near_zero_fraction(weights: dict[str, Any], tol: float) -> float:
     """Fraction 0-1 of all weights in ``weights`` (pooled over layers) with ``|w| < tol``."""
     flat = np.concatenate([np.abs(np.asarray(w, dtype=np.float64)).ravel() for w in weights.values()])
     return float(np.mean(flat < tol))
+
+
+def reference_l1_fate(w0: float, lr: float, lam: float) -> tuple[int, float]:
+    """Plain SGD (no momentum, learning rate ``lr``) on ``lam * |w|`` alone, from ``w0 != 0``; sign(0) = 0.
+
+    Each step moves the weight by ``lr * lam`` toward 0, whatever its size, so it first reaches or passes 0 at
+    step ``k = ceil(|w0| / (lr * lam))``; after that it flips side at every step and ``|w| <= lr * lam`` (the
+    bound, in the units of ``w0``). Exactly 0 only if ``|w0|`` is a multiple of the step. Returns ``(k, bound)``.
+    Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
+    """
+    step = lr * lam
+    return math.ceil(abs(w0) / step), step
 
 
 def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int, min_delta: float = 0.0) -> int:
@@ -49,46 +61,75 @@ def free_choice(accuracies: Sequence[float], amounts: Sequence[float], dense: fl
 
 
 # --------------------------------------------------------------------------- checkers (bodies)
-def check_near_zero_fraction(fn: Callable[[dict, float], float], module: str) -> bool:
-    name = "near_zero_fraction"
+_L1_CASES = [
+    # (w0, lr, lam, what): |w0| / (lr * lam) is never within 0.1 of a whole number, so no case hinges on a tie
+    (0.01, 0.05, 3e-4, "a weight of 0.01 with this lesson's lr and λ"),
+    (-0.00437, 0.1, 1e-3, "a negative weight"),
+    (0.25, 0.01, 0.03, "a large weight, a strong penalty"),
+    (1e-5, 0.05, 3e-4, "a weight already smaller than one step"),
+]
+
+
+def _sentence(hint: str) -> str:
+    """A hint ends with a full stop unless it is a question."""
+    return hint if hint.endswith("?") else f"{hint}."
+
+
+def check_l1_fate(fn: Callable[[float, float, float], Any], module: str) -> bool:
+    """Body of ``exNN.l1_fate``: ``fn(w0, lr, lam) -> (k, bound)`` on the hidden cases of ``_L1_CASES``."""
+    name = "l1_fate"
     if not callable(fn):
         return _fail(f"{name}: pass your function itself, e.g. {module}.{name}({name}); got {type(fn).__name__}.")
-    rng = np.random.default_rng(9)
-    cases = [
-        # big layer mostly near zero, small layer mostly not: pooled != mean of per-layer fractions
-        ({"fc1": np.concatenate([rng.uniform(-1e-4, 1e-4, 900), rng.uniform(0.1, 0.5, 100)]).reshape(20, 50)
-          .astype(np.float32),
-          "fc2": rng.uniform(0.1, 0.5, (10, 10)).astype(np.float32)}, 1e-3),
-        # negative weights: |w| matters
-        ({"a": np.array([-0.5, -1e-5, 2e-5, 0.3, -0.002, 0.0], dtype=np.float32),
-          "b": np.array([[-3e-4, 0.7], [0.9, -0.8]], dtype=np.float32)}, 1e-3),
-        # the tolerance is a parameter, not a constant
-        ({"w": np.linspace(-0.1, 0.1, 201).astype(np.float32)}, 0.0505),
-    ]
-    for weights, tol in cases:
-        want = reference_near_zero_fraction(weights, tol)
-        ok, got = _call(fn, {k: v.copy() for k, v in weights.items()}, tol)
+    for w0, lr, lam, what in _L1_CASES:
+        want_k, want_bound = reference_l1_fate(w0, lr, lam)
+        ok, got = _call(fn, w0, lr, lam)
         if not ok:
             return False
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _fail(f"{name} on {what}: expected a pair (k, bound), got {got!r}.")
+        k, bound = got
+        step = lr * lam
+        where = f"w0={w0:g}, lr={lr:g}, lam={lam:g}"
+        integral = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+        if k is None or (isinstance(k, float) and not math.isfinite(k)) or (integral and k == -1 and want_k != 1):
+            return _fail(f"{name} on {what} ({where}): expected k = {want_k} steps, got {k!r}.",
+                         "'never' is L2's answer: its pull λ·w shrinks with the weight, so the weight decays "
+                         "geometrically. What does the gradient of λ|w| do as |w| gets small?")
+        if not (integral or (isinstance(k, float) and k.is_integer())):
+            return _fail(f"{name} on {what} ({where}): k must be a whole number of steps, got {k!r}.",
+                         "a fraction of a step does not exist: which step is the first to reach or pass 0?")
+        k = int(k)
+        if k != want_k:
+            if k < 0:
+                hint = ("the pull is toward 0 from either side: a negative weight climbs to 0 exactly as a positive "
+                        "one falls, so only |w0| matters")
+            elif k == want_k - 1:
+                hint = ("after that many steps the weight is still on its own side of 0, less than one step away; "
+                        "k is the step that reaches or passes 0")
+            elif k == math.ceil(abs(w0) / (2 * step)) or k == math.floor(abs(w0) / (2 * step)):
+                hint = "the gradient of λ|w| is λ·sign(w); 2λw is the gradient of L2's λw²"
+            else:
+                hint = "write out the first two steps, w1 and w2: by how much does each one move the weight?"
+            return _fail(f"{name} on {what} ({where}): expected k = {want_k}, got {k}.", _sentence(hint))
         try:
-            value = float(got)
+            b = float(bound)
         except (TypeError, ValueError):
-            return _fail(f"{name}: expected a number (fraction 0-1), got {type(got).__name__}.")
-        if not math.isclose(value, want, abs_tol=1e-9):
-            per_layer = float(np.mean([reference_near_zero_fraction({"x": w}, tol) for w in weights.values()]))
-            signed = float(np.mean(np.concatenate([np.asarray(w).ravel() for w in weights.values()]) < tol))
-            hint = "count |w| < tol over all weights of all layers together, divide by their total number"
-            if math.isclose(value, per_layer, abs_tol=1e-9):
-                hint = ("that is the mean of per-layer fractions; pool the weights of all layers first "
-                        "(np.concatenate of the flattened arrays)")
-            elif math.isclose(value, signed, abs_tol=1e-9):
-                hint = "take the absolute value: large negative weights are not near zero"
-            elif value > 1:
-                hint = "return a fraction 0-1, not a count or a percentage"
-            sizes = {k: v.size for k, v in weights.items()}
-            return _fail(f"{name}: for layers of sizes {sizes} and tol={tol}, expected {want:.6f}, got {value:.6f}.",
-                         f"{hint}.")
-    return _ok(f"{name}: correct on {len(cases)} hidden cases.")
+            return _fail(f"{name} on {what}: expected a number for the bound, got {type(bound).__name__}.")
+        if not math.isclose(b, want_bound, rel_tol=1e-6):
+            if b == 0:
+                hint = ("the weight does not stop at 0: once it has passed 0, sign(w) flips and the next step pushes "
+                        "it back. It sits at exactly 0 only if it lands there, i.e. only if |w0| is an exact multiple "
+                        "of the step — in floating point practically never")
+            elif math.isclose(b, 2 * step, rel_tol=1e-6):
+                hint = "the gradient of λ|w| is λ·sign(w); 2λw is the gradient of L2's λw²"
+            elif 0 < b < want_bound:
+                hint = ("that holds for this w0, but the bound must hold whatever w0 was: how close to the other side "
+                        "can the step that passes 0 land, at most?")
+            else:
+                hint = "how far past 0 can a single step take a weight that was less than one step from 0?"
+            return _fail(f"{name} on {what} ({where}): expected bound = {want_bound:.3g}, got {b:.3g}.",
+                         _sentence(hint))
+    return _ok(f"{name}: correct on {len(_L1_CASES)} hidden cases — the crossing step and the wobble after it.")
 
 
 _CURVES = [

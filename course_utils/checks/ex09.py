@@ -7,8 +7,9 @@ PyTorch notebook) and never TensorFlow; what the Keras twin (``ex09tf``) shares 
 - :func:`free_sparsity` checks ``free_sparsity(model, val, amounts, max_drop) -> float``: the largest
   amount in ``amounts`` to which global magnitude pruning of a *copy* of ``model`` costs at most
   ``max_drop`` validation accuracy (0.0 if none); the model itself must stay unchanged.
-- :func:`near_zero_fraction` checks ``near_zero_fraction(weights, tol) -> float``: the fraction
-  0-1 of all weights of a ``{layer: array}`` dict, pooled over layers, with ``|w| < tol``.
+- :func:`l1_fate` checks the prediction ``l1_fate(w0, lr, lam) -> (k, bound)``: plain SGD on ``lam * |w|``
+  alone reaches or passes 0 at step ``k`` and then wobbles with ``|w| <= bound`` (never settling at 0).
+  ``reference_near_zero_fraction`` (no exercise) is the fraction of weights with ``|w| < tol``.
 - :func:`early_stopping_epoch` checks ``early_stopping_epoch(val_losses, patience) -> int``: the
   1-based epoch of the best validation loss seen before ``patience`` epochs in a row without
   (strict) improvement stopped training.
@@ -30,8 +31,8 @@ from ..train_torch import evaluate as _evaluate
 from . import _ex09_common as _shared
 from ._common import exercise as _exercise
 
-__all__ = ["free_sparsity", "near_zero_fraction", "early_stopping_epoch",
-           "reference_free_sparsity", "reference_near_zero_fraction", "reference_early_stopping_epoch"]
+__all__ = ["free_sparsity", "l1_fate", "early_stopping_epoch", "reference_free_sparsity",
+           "reference_near_zero_fraction", "reference_l1_fate", "reference_early_stopping_epoch"]
 
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -77,6 +78,7 @@ def reference_free_sparsity(model: nn.Module, val: Any, amounts: Sequence[float]
 
 
 reference_near_zero_fraction = _shared.reference_near_zero_fraction
+reference_l1_fate = _shared.reference_l1_fate
 
 
 def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int) -> int:
@@ -127,14 +129,17 @@ def free_sparsity(fn: Callable[..., float]) -> bool:
 
 
 @_exercise
-def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
-    """Check the learner's ``near_zero_fraction(weights, tol)`` on hidden ``{layer: array}`` dicts.
+def l1_fate(fn: Callable[[float, float, float], tuple[int, float]]) -> bool:
+    """Check the learner's prediction ``l1_fate(w0, lr, lam) -> (k, bound)`` on hidden cases.
 
-    Expected: the fraction 0-1 of *all* weights (pooled over layers, not a mean of per-layer
-    fractions) with ``|w| < tol``, as a Python/numpy float. Prints a message and returns True/False.
+    The case: one weight whose loss gradient is 0, plain SGD (no momentum) with learning rate ``lr`` on the
+    penalty ``lam * |w|`` alone, sign(0) = 0. Expected: ``k`` (int), the first step at which the weight reaches
+    or passes 0, and ``bound``, the smallest number |w| stays at or below after that for every ``w0`` (in the
+    units of ``w0``). Wrong answers get a hint that names the mistake (L2's gradient, a step too early, the sign
+    of ``w0``, "it stays at 0"). Prints a message and returns True/False.
     Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
     """
-    return _shared.check_near_zero_fraction(fn, "ex09")
+    return _shared.check_l1_fate(fn, "ex09")
 
 
 @_exercise

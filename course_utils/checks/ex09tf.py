@@ -10,7 +10,7 @@ PyTorch twin (``ex09``) shares lives in ``_ex09_common``.
   validation accuracy (0.0 if none); the model itself must stay unchanged.
 - :func:`early_stopping_epoch` checks ``early_stopping_epoch(val_losses, patience, min_delta=0.0) -> int``:
   Keras' ``EarlyStopping`` rule — the 1-based epoch whose weights ``restore_best_weights=True`` gives back.
-- :func:`near_zero_fraction` checks ``near_zero_fraction(weights, tol) -> float`` (as in ``ex09``).
+- :func:`l1_fate` checks the prediction ``l1_fate(w0, lr, lam) -> (k, bound)`` (as in ``ex09``).
 
 Introduced in 09_pruning_regularization_and_early_stopping_tensorflow.
 """
@@ -24,8 +24,8 @@ import numpy as np
 from . import _ex09_common as _shared
 from ._common import exercise as _exercise
 
-__all__ = ["free_sparsity", "early_stopping_epoch", "near_zero_fraction",
-           "reference_free_sparsity", "reference_early_stopping_epoch", "reference_near_zero_fraction"]
+__all__ = ["free_sparsity", "early_stopping_epoch", "l1_fate", "reference_free_sparsity",
+           "reference_early_stopping_epoch", "reference_near_zero_fraction", "reference_l1_fate"]
 
 
 # --------------------------------------------------------------------------- reference answers
@@ -79,6 +79,7 @@ def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int, m
 
 
 reference_near_zero_fraction = _shared.reference_near_zero_fraction
+reference_l1_fate = _shared.reference_l1_fate
 
 
 # --------------------------------------------------------------------------- hidden cases
@@ -137,9 +138,14 @@ def early_stopping_epoch(fn: Callable[..., int]) -> bool:
 
 
 @_exercise
-def near_zero_fraction(fn: Callable[[dict, float], float]) -> bool:
-    """Check the learner's ``near_zero_fraction(weights, tol)`` on hidden ``{layer: array}`` dicts: the fraction
-    0-1 of *all* weights (pooled over layers) with ``|w| < tol``. Prints a message and returns True/False.
+def l1_fate(fn: Callable[[float, float, float], tuple[int, float]]) -> bool:
+    """Check the learner's prediction ``l1_fate(w0, lr, lam) -> (k, bound)`` on hidden cases.
+
+    The case: one weight whose loss gradient is 0, plain SGD (no momentum) with learning rate ``lr`` on the
+    penalty ``lam * |w|`` alone, sign(0) = 0. Expected: ``k`` (int), the first step at which the weight reaches
+    or passes 0, and ``bound``, the smallest number |w| stays at or below after that for every ``w0`` (in the
+    units of ``w0``). Wrong answers get a hint that names the mistake (L2's gradient, a step too early, the sign
+    of ``w0``, "it stays at 0"). Prints a message and returns True/False.
     Introduced in 09_pruning_regularization_and_early_stopping_tensorflow.
     """
-    return _shared.check_near_zero_fraction(fn, "ex09tf")
+    return _shared.check_l1_fate(fn, "ex09tf")

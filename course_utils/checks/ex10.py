@@ -152,8 +152,10 @@ def challenge(report: Any, test: Any = None, budget: Any = None, reference: Any 
                          "ex10.challenge(capstone_model, test, budget, dense)")
         try:
             report = capstone.score(model, test, budget, reference, **timing)
-            if report.failed == ["latency_ratio"]:
-                # A busy machine can only slow a call down: time again with twice the calls before concluding.
+            if "latency_ratio" in report.failed:
+                # A busy machine can only slow a call down: time again with twice the calls before concluding
+                # (also when the accuracy fails too: FAST mode does not judge it, and the hint should name the
+                # real misses only).
                 print("latency over the limit: timing once more with twice as many rounds (other programs may "
                       "have slowed the first measurement) ...")
                 more = dict(timing, latency_rounds=2 * int(timing.get("latency_rounds", 3)))
