@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import sys
 import tempfile
 import time
@@ -45,14 +46,15 @@ def other_kernels_env(cpu_flags: str | None = None) -> dict[str, str]:
 
 
 def notebooks(pattern: str = "", *, directory: Path | None = None) -> list[Path]:
-    """The course notebooks in order (``NN_name.ipynb``), optionally filtered by a substring.
+    """The course notebooks in order (``NN_name.ipynb``, and a lesson's going-further ``NNx_name.ipynb`` right after
+    it), optionally filtered by a substring.
 
     ``directory`` lists another folder of numbered notebooks (e.g. the learner edition); default ``notebooks/``
     of the checkout (``paths.NOTEBOOK_DIR``).
     """
     if directory is None:
         require_checkout("the course's notebooks are in notebooks/")
-    found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]*_*.ipynb") if re.match(r"\d\d[a-z]?_", p.name))
     return [p for p in found if pattern in p.name]
 
 
