@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import course, links
-from .paths import BUILD_DIR, EXECUTED_DIR, NOTEBOOK_DIR, REPO_ROOT
+from .paths import BUILD_DIR, EXECUTED_DIR, REPO_ROOT
 
 SITE_DIR = BUILD_DIR / "site"
 SOURCE_DIR = BUILD_DIR / "site-src"
@@ -182,7 +182,9 @@ def prepare_source(*, only: str | tuple[str, ...] = "", execute: bool = True,
         shutil.rmtree(source_dir)
     (source_dir / "notebooks").mkdir(parents=True)
     pages = []
-    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+    from .runner import notebooks
+
+    for path in notebooks():
         wanted = (only,) if isinstance(only, str) else only
         if only and not any(w in path.name for w in wanted):
             continue

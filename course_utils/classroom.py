@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from . import links, nbtools
-from .paths import NOTEBOOK_DIR
 
 SCHEMA_VERSION = 3
 CELL_TIMEOUT_S = 1800  # seconds per cell; nbgrader's default (30 s) is shorter than a training cell
@@ -111,14 +110,19 @@ def write_source_course(out: Path, notebooks: list[Path] | None = None) -> dict[
     """Write an nbgrader course into ``out``: ``nbgrader_config.py`` and ``source/<stem>/<stem>.ipynb`` per
     notebook (default: every course notebook). Returns the points of each assignment, by stem."""
     out = Path(out)
-    paths = notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if notebooks is None:
+        from .runner import notebooks as course_notebooks
+
+        notebooks = course_notebooks()
+    paths = notebooks
     points = {}
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no notebook {path}")
-        if not re.fullmatch(r"\d\d_\w+", path.stem):
-            raise ValueError(f"expected a course notebook named NN_<name>.ipynb, got {path.name}")
+        if not re.fullmatch(r"\d\dx?_\w+", path.stem):
+            raise ValueError(f"expected a course notebook named NN_<name>.ipynb or NNx_<name>.ipynb, "
+                             f"got {path.name}")
         nb, points[path.stem] = nbgrader_notebook(json.loads(path.read_text()), path.stem)
         target = out / "source" / path.stem / path.name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,13 +24,17 @@ def is_checked(cell: dict[str, Any]) -> bool:
 
 
 def clean_notebook(path: Path, *, check: bool = False) -> bool:
-    """Strip execution metadata and outputs, keeping outputs of ``# NBVAL_CHECK_OUTPUT`` cells.
+    """Strip execution metadata and outputs, keeping outputs of ``# NBVAL_CHECK_OUTPUT`` cells and the lesson's
+    ``metadata.course``.
 
     Returns True if the file was not clean (and, unless ``check``, rewrites it).
     """
     raw = Path(path).read_text()
     nb = json.loads(raw)
+    course = nb.get("metadata", {}).get("course")  # the lesson's metadata (course.py reads it): kept
     nb["metadata"] = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    if course is not None:
+        nb["metadata"]["course"] = course
     n_checked = 0
     for i, cell in enumerate(nb["cells"]):
         cell["id"] = f"cell-{i}"  # by position: rebuilding a notebook does not churn random ids
@@ -104,6 +108,45 @@ def header_problems(path: Path) -> list[str]:
         problems.append("last cell must be Markdown with 'Key points'")
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
         problems.append("kernelspec must be python3")
+    return problems + metadata_header_problems(path.stem, nb)
+
+
+def header_objectives(head: str) -> list[str]:
+    """The bullets under ``**Objectives**`` in a header cell, each joined into one line."""
+    m = re.search(r"\*\*Objectives\*\*\s*\n((?:[ \t]*-.*\n?|[ \t]+\S.*\n?)+)", head)
+    if not m:
+        return []
+    items: list[str] = []
+    for line in m.group(1).splitlines():
+        if line.lstrip().startswith("- ") and not line.startswith("  "):
+            items.append(line.strip()[2:].strip())
+        elif items and line.strip():
+            items[-1] += " " + line.strip()
+    return items
+
+
+def metadata_header_problems(stem: str, nb: dict[str, Any]) -> list[str]:
+    """Where the header cell disagrees with ``metadata.course`` (the course map reads the metadata): the title line
+    ``# NN · <title>``, the line ``**Level:** <level> · **Minutes:** <teach> teaching · <exercises> exercises`` and
+    the objective bullets. Empty list = they agree."""
+    from .course import metadata_problems
+
+    meta = nb.get("metadata", {}).get("course")
+    problems = metadata_problems(meta)
+    if problems:
+        return problems
+    head = _src(nb["cells"][0])
+    number = stem.split("_", 1)[0]
+    title = next((ln for ln in head.splitlines() if ln.strip()), "")
+    if title.strip() != f"# {number} · {meta['title']}":
+        problems.append(f"the header title must read '# {number} · {meta['title']}' (metadata.course.title)")
+    level = (f"**Level:** {meta['level']} · **Minutes:** {meta['teach']} teaching · {meta['exercises']} "
+             "exercises")
+    if level not in head:
+        problems.append(f"the header must state '{level}' (metadata.course)")
+    norm = [" ".join(o.split()) for o in meta["objectives"]]
+    if [" ".join(o.split()) for o in header_objectives(head)] != norm:
+        problems.append("the header's Objectives bullets must be metadata.course.objectives, in order")
     return problems
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-import re
 import sys
 import tempfile
 import time
@@ -54,7 +54,8 @@ def notebooks(pattern: str = "", *, directory: Path | None = None) -> list[Path]
     """
     if directory is None:
         require_checkout("the course's notebooks are in notebooks/")
-    found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]*_*.ipynb") if re.match(r"\d\d[a-z]?_", p.name))
+    found = sorted(p for p in (directory or NOTEBOOK_DIR).glob("[0-9][0-9]*_*.ipynb")
+                   if re.match(r"\d\d[a-z]?_", p.name))
     return [p for p in found if pattern in p.name]
 
 

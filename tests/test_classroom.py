@@ -23,8 +23,8 @@ def test_source_notebook_marks_solutions_checks_and_read_only_cells():
     kinds = [c["metadata"].get("nbgrader", {}) for c in src["cells"]]
     solutions = [k for k in kinds if k.get("solution")]
     tests = [k for k in kinds if k.get("grade")]
-    assert len(solutions) == nbtools.solution_cells(NOTEBOOK_DIR / f"{STEM}.ipynb") >= 2
-    assert points == sum(k["points"] for k in tests) == len(tests) >= 2
+    assert len(solutions) == nbtools.solution_cells(NOTEBOOK_DIR / f"{STEM}.ipynb") >= 1
+    assert points == sum(k["points"] for k in tests) == len(tests) >= 1
     assert all(k["locked"] for k in tests) and not any(k["locked"] for k in solutions)
     ids = [k["grade_id"] for k in kinds if k]
     assert len(ids) == len(set(ids)), "grade ids must be unique"

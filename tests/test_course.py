@@ -34,6 +34,7 @@ def test_notebook_is_clean(path):
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_notebook_minutes_match_course_map(path):
+    """The course map reads the notebook's metadata, and the header states the same minutes."""
     les = course.lesson(path.stem)
     head = "".join(json.loads(path.read_text())["cells"][0]["source"])
     m = re.search(r"\*\*Minutes:\*\*\s*(\d+) teaching\D+(\d+) exercises", head)
@@ -41,11 +42,63 @@ def test_notebook_minutes_match_course_map(path):
     assert (int(m.group(1)), int(m.group(2))) == (les.teaching_min, les.exercise_min)
 
 
-def test_every_notebook_is_in_the_course_map():
-    stems = [les.stem for les in course.COURSE_MAP]
-    assert stems == sorted(stems)
-    for path in notebooks():
-        assert path.stem in stems
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_stated_minutes_cover_the_reading_time(path):
+    """Honest minutes: a notebook's stated teaching minutes are at least its reading time (Markdown at 150 words per
+    minute + 6 s per code line, on the learner edition), and a core notebook reads in at most 30 minutes."""
+    les = course.lesson(path.stem)
+    assert les.teaching_min >= les.reading_min, (
+        f"{path.name} reads in {les.reading_min:.1f} min but states {les.teaching_min} teaching minutes")
+    if les.level == "core":
+        assert les.reading_min <= course.CORE_READING_LIMIT, (
+            f"core notebook {path.name} reads in {les.reading_min:.1f} min (limit {course.CORE_READING_LIMIT}): "
+            "move depth into its going-further notebook")
+
+
+def test_reading_time_model():
+    from course_utils.reading_time import markdown_words, reading_minutes
+
+    assert markdown_words("See [the guide](https://example.org/a/very/long/url) and ![a plot](x.png) <b>now</b>") == 5
+    nb = {"cells": [{"cell_type": "markdown", "source": "word " * 300, "metadata": {}},
+                    {"cell_type": "code", "source": "a = 1\n\nb = 2\n", "metadata": {}, "outputs": [],
+                     "execution_count": None}]}
+    assert reading_minutes(nb) == pytest.approx(300 / 150 + 2 * 6 / 60)
+
+
+def test_core_track_fits_in_four_hours_and_every_lesson_has_both_twins():
+    """Each track's core (00 to the capstone) takes at most 4 hours with its exercises; every lesson number has a
+    PyTorch and a TensorFlow notebook (an advanced lesson may be PyTorch-only until its Keras twin lands)."""
+    for fw in course.TRACKS:
+        core = course.track(fw, levels=("core",))
+        assert core[0].stem == "00_index" and "capstone" in core[-1].stem, [les.stem for les in core]
+        assert course.track_minutes(fw) <= course.CORE_TRACK_LIMIT, (fw, course.track_minutes(fw))
+    by_number: dict[str, set[str]] = {}
+    for les in course.course_map():
+        by_number.setdefault(les.number, set()).add(les.framework)
+        assert les.stem.endswith({"PyTorch": "_pytorch", "TensorFlow": "_tensorflow"}.get(les.framework, "")), les
+    for number, fws in by_number.items():
+        les = next(le for le in course.course_map() if le.number == number)
+        if fws != {"—"} and les.level != "advanced":
+            assert fws == {"PyTorch", "TensorFlow"}, f"lesson {number} lacks a twin: {fws}"
+    for pt, tf, _ in course.twins():
+        assert pt.split("_", 1)[0] == tf.split("_", 1)[0] and pt.endswith("_pytorch") and tf.endswith("_tensorflow")
+
+
+def test_metadata_problems_flag_a_bad_lesson():
+    good = {"title": "T in PyTorch", "summary": "s", "objectives": ["o"], "teach": 20, "exercises": 5,
+            "framework": "PyTorch", "level": "core"}
+    assert course.metadata_problems(good) == []
+    assert course.metadata_problems(None)
+    assert any("level" in p for p in course.metadata_problems(dict(good, level="optional")))
+    assert any("teach" in p for p in course.metadata_problems(dict(good, teach=12.5)))
+    assert any("framework" in p for p in course.metadata_problems(dict(good, framework="JAX")))
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source":
+                     "# 02 · T in PyTorch\nx\n\n**Level:** core · **Minutes:** 20 teaching · 5 exercises\n\n"
+                     "**Objectives**\n- o\n"}], "metadata": {"course": good}}
+    assert nbtools.metadata_header_problems("02_t_pytorch", nb) == []
+    assert nbtools.metadata_header_problems("03_t_pytorch", nb)  # the number in the title is the file's
+    nb["metadata"]["course"] = dict(good, teach=25)
+    assert any("Minutes" in p for p in nbtools.metadata_header_problems("02_t_pytorch", nb))
 
 
 def test_readme_course_map_is_current():
@@ -142,13 +195,17 @@ def test_cli_data_check_passes():
 
 def test_instructor_guide_minutes_match_course_map():
     guide = (REPO_ROOT / "docs" / "instructor_guide.md").read_text()
-    rows = re.findall(r"^\| [^|]+ \| (\d\d) ([^|(]+?)(?: \(or \d\d[^)]*\))? \| (\d+) \|$", guide, re.M)
+    rows = re.findall(r"^\| [^|]+ \| (\d\d) ([^|]+?) \| (\d\d) ([^|]+?) \| (\d+) \|$", guide, re.M)
     assert len(rows) >= 10
-    for num, title, minutes in rows:
-        les = next(le for le in course.COURSE_MAP if le.stem.startswith(num))
-        assert title.strip() == les.title, (num, title)
-        full = les.teaching_min + les.exercise_min
-        assert int(minutes) in (full, les.teaching_min), f"{num}: {minutes} min vs course map {full}"
+    for num_pt, title_pt, num_tf, title_tf, minutes in rows:
+        assert num_pt == num_tf, "a TensorFlow cohort takes the twin of the PyTorch cohort's notebook"
+        lengths = []
+        for num, title, fw in ((num_pt, title_pt, "PyTorch"), (num_tf, title_tf, "TensorFlow")):
+            les = next(le for le in course.track(fw) if le.number == num)
+            teaching_only = title.endswith(" (teaching part only)")
+            assert title.removesuffix(" (teaching part only)") == les.title, (num, title)
+            lengths.append(les.teaching_min + (0 if teaching_only else les.exercise_min))
+        assert int(minutes) == max(lengths), f"{num_pt}: {minutes} min vs course map {lengths}"
     for plan in guide.split("\n## ")[2:4]:
         total = re.search(r"Total: (\d+) minutes", plan)
         listed = sum(int(m) for m in re.findall(r"\| (\d+) \|$", plan, re.M))
@@ -158,7 +215,7 @@ def test_instructor_guide_minutes_match_course_map():
 def test_checks_are_reachable_by_exercise_name():
     import course_utils.checks as checks
 
-    assert callable(checks.ex02_global_threshold) and callable(checks.ex10_rewind)
+    assert callable(checks.ex02_global_threshold) and callable(checks.ex01tf_magnitude_mask)
     with pytest.raises(AttributeError):
         checks.not_a_check  # noqa: B018
     with pytest.raises(ModuleNotFoundError):
@@ -202,11 +259,16 @@ def test_checked_output_problems_finds_a_changed_output(tmp_path):
 
 
 def test_workshop_plans_fit_and_both_places_show_the_generated_plan():
-    """M9: the three-hour plan fits in 180 minutes (welcome and break included), and the index notebook and the
-    instructor guide show the one plan generated from course.WORKSHOPS."""
+    """The plans fit their slots (breaks included) for both cohorts; a PyTorch cohort never opens a TensorFlow
+    notebook (and the reverse); only core notebooks; the index notebook and the instructor guide show the one plan
+    generated from course.WORKSHOPS."""
     for name, limit in course.WORKSHOP_LIMITS.items():
-        assert course.workshop_minutes(name) <= limit, (name, course.workshop_minutes(name))
-    assert course.workshop_minutes("three-hour") == 180
+        for fw in course.TRACKS:
+            assert course.workshop_minutes(name, fw) <= limit, (name, fw, course.workshop_minutes(name, fw))
+            for b in course.WORKSHOPS[name][0]:
+                les = b.notebook(fw)
+                assert les is None or (les.framework in ("—", fw) and les.level == "core"), (name, fw, les)
+    assert course.workshop_minutes("three-hour") >= 150  # the slot is used, not left half empty
     guide = (REPO_ROOT / "docs" / "instructor_guide.md").read_text()
     for name in course.WORKSHOPS:
         assert course.workshop_markdown(name) in guide, f"run `python -m course_utils sync-env` ({name})"
@@ -216,9 +278,11 @@ def test_workshop_plans_fit_and_both_places_show_the_generated_plan():
 
 def test_workshop_block_minutes_come_from_the_course_map():
     b = course.Block("x", "02_weight_pruning_pytorch")
-    les = course.lesson("02_weight_pruning_pytorch")
-    assert b.length == les.teaching_min + les.exercise_min
-    assert course.Block("x", "02_weight_pruning_pytorch", teaching_only=True).length == les.teaching_min
+    les, tf = course.lesson("02_weight_pruning_pytorch"), course.lesson("02_weight_pruning_tensorflow")
+    assert b.length_for("PyTorch") == les.teaching_min + les.exercise_min
+    assert b.length_for("TensorFlow") == tf.teaching_min + tf.exercise_min
+    assert b.length == max(b.length_for("PyTorch"), b.length_for("TensorFlow"))
+    assert course.Block("x", "02_weight_pruning_pytorch", teaching_only=True).length_for("PyTorch") == les.teaching_min
     with pytest.raises(ValueError, match="needs minutes"):
         course.Block("break").length  # noqa: B018
 
@@ -227,8 +291,8 @@ def test_each_track_has_every_lesson_once_in_its_framework():
     for fw in course.TRACKS:
         lessons = course.track(fw)
         assert [les.stem for les in lessons] == sorted(les.stem for les in lessons)
-        assert all(les.framework in ("—", "both", fw) for les in lessons)
-        numbers = [les.stem[:2] for les in lessons]
+        assert all(les.framework in ("—", fw) for les in lessons)
+        numbers = [les.number for les in lessons]
         assert len(numbers) == len(set(numbers)), f"{fw} track has a lesson number twice: {numbers}"
     assert "*TensorFlow track:* 00 → 01" in course.tracks_markdown()
     with pytest.raises(ValueError, match="framework must be one of"):

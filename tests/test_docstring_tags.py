@@ -46,10 +46,13 @@ KNOWN_DRIFT: set[tuple[str, str, str]] = {
 
 @cache
 def notebook_code() -> dict[str, tuple[str, str]]:
-    """Notebook number → (stem, all code cells joined); a number with a PyTorch and a TensorFlow notebook
-    (``01_…_pytorch`` and ``01_…_tensorflow``) joins both, under the first stem."""
+    """Lesson number → (stem, all code cells joined): a lesson's PyTorch and TensorFlow notebooks
+    (``01_…_pytorch`` and ``01_…_tensorflow``) and its going-further notebooks (``01x_…``) are joined, under the
+    first stem."""
     out: dict[str, tuple[str, str]] = {}
-    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]*_*.ipynb")):
+        if not re.match(r"\d\d[a-z]?_", path.name):
+            continue
         cells = json.loads(path.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         stem, before = out.get(path.stem[:2], (path.stem, ""))

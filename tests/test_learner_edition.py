@@ -34,9 +34,21 @@ def test_learner_edition_hides_every_solution(path):
 
 
 @pytest.mark.parametrize("path", [p for p in notebooks() if not p.stem.startswith("00")], ids=lambda p: p.stem)
-def test_two_to_four_exercises_per_lesson(path):
-    assert 2 <= nbtools.solution_cells(path) <= 6, \
-        "each lesson has 2-4 exercises (a solution cell each, some split in two)"
+def test_each_notebook_has_one_to_four_exercises(path):
+    """A core notebook keeps one or two exercises (its core reads in 30 minutes); its going-further notebook takes
+    the others. A solution cell each, some exercises split in two."""
+    assert 1 <= nbtools.solution_cells(path) <= 6, "each notebook has 1-4 exercises (a solution cell each)"
+
+
+def test_two_or_more_exercises_per_lesson_and_framework():
+    """A lesson (its core and going-further notebooks) gives a learner on either track at least two exercises."""
+    per_lesson: dict[tuple[str, str], int] = {}
+    for path in notebooks():
+        if not path.stem.startswith("00"):
+            key = (path.stem[:2], path.stem.rsplit("_", 1)[1])
+            per_lesson[key] = per_lesson.get(key, 0) + nbtools.solution_cells(path)
+    few = {k: n for k, n in per_lesson.items() if n < 2}
+    assert not few, f"lessons with fewer than two exercises: {few}"
 
 
 def test_strip_solution_keeps_signature():
