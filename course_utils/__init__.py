@@ -30,7 +30,8 @@ Running the course
 Maintaining the course (``python -m course_utils <command>``, see ``__main__``)
 - ``runner``          execute notebooks with papermill; the ``run-all`` benchmark table
 - ``nbtools``         notebooks as source: clean, header convention, checked outputs, learner edition, badges
-- ``course``          the course map shared by the README, the index notebook and the tests
+- ``course``          the course map, read from each notebook's ``metadata.course`` (README, index, plans, tests)
+- ``reading_time``    the honest-minutes model: a notebook's reading time, minutes
 - ``pins``            pins live in pyproject.toml; ``environment.yml`` is generated from them
 - ``links``           Binder badge and nbgitpuller links, rendered from one place
 - ``book``            the course website (``make site``): Sphinx + MyST-NB over the executed notebooks

@@ -1,6 +1,6 @@
 """The capstone's budget checker: does a pruned model fit a size/compute/latency budget, and at what cost?
 
-Introduced in 10_capstone_pytorch. Framework-agnostic: a PyTorch ``nn.Module`` or a Keras 2 (``tf_keras``)
+Introduced in 07_capstone_pytorch. Framework-agnostic: a PyTorch ``nn.Module`` or a Keras 2 (``tf_keras``)
 Model, measured with :mod:`course_utils.metrics` (which imports only the model's own framework).
 
 - :class:`Budget` holds the limits: ``max_params``, ``max_nonzeros``, ``max_gzip_bytes``, ``max_macs``
@@ -49,7 +49,7 @@ __all__ = [
     "score",
 ]
 
-#: The capstone challenge of notebook 10 (10_capstone_pytorch and its twin 10_capstone_tensorflow), as
+#: The capstone challenge of notebook 07 (07_capstone_pytorch and its twin 07_capstone_tensorflow), as
 #: fractions of the dense reference model of the same framework: at most a quarter of its MACs, a fifth of its
 #: gzip size, half its latency at batch 256, and at most 1.5 points less accuracy.
 #: ``challenge_budget(reference)`` turns it into a :class:`Budget`.
@@ -76,7 +76,7 @@ _HINTS = {
 # ----------------------------------------------------------------------------- budget
 @dataclass(frozen=True)
 class Budget:
-    """Limits a pruned model must meet (introduced in 10_capstone_pytorch). Every field is optional (``None``);
+    """Limits a pruned model must meet (introduced in 07_capstone_pytorch). Every field is optional (``None``);
     at least one of the resource limits must be set.
 
     - ``max_params``: parameters (weights + biases, zero or not), a count.
@@ -170,7 +170,7 @@ class Budget:
 
 def challenge_budget(reference: Any, *, input_shape: Sequence[int] | None = None) -> Budget:
     """The capstone challenge (:data:`CHALLENGE`) as a :class:`Budget` for ``reference``, the dense model
-    of your framework. Introduced in 10_capstone_pytorch."""
+    of your framework. Introduced in 07_capstone_pytorch."""
     return Budget.relative_to(reference, input_shape=input_shape, **CHALLENGE)
 
 
@@ -193,7 +193,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Report:
-    """What :func:`score` measured (introduced in 10_capstone_pytorch).
+    """What :func:`score` measured (introduced in 07_capstone_pytorch).
 
     Accuracies and ``accuracy_drop`` are fractions 0–1, sizes bytes, MACs per sample, latencies seconds
     per batch of ``batch_size``; ``reference_*`` are the same measurements of the reference model.
@@ -424,7 +424,7 @@ def score(
     - ``verbose``: print the report's table.
 
     Raises ``TypeError`` for a model of unknown type, a non-Budget budget or malformed test data, and
-    ``ValueError`` when the two models are of different frameworks. Introduced in 10_capstone_pytorch.
+    ``ValueError`` when the two models are of different frameworks. Introduced in 07_capstone_pytorch.
     """
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be a course_utils.capstone.Budget, got {type(budget).__name__}")

@@ -240,9 +240,10 @@ WORKSHOPS: dict[str, tuple[tuple[Block, ...], str]] = {
         Block("the formulation, by hand", "01_loss_before_and_after_pytorch"),
         Block("unstructured pruning", "02_weight_pruning_pytorch"),
         Block("break", minutes=10),
+        Block("pruning and regularization", "03_regularization_and_early_stopping_pytorch", teaching_only=True),
         Block("real speed-ups: removing neurons", "04_neuron_pruning_pytorch"),
         Block("wrap-up: what pruning buys", "06_measuring_what_pruning_buys_pytorch", teaching_only=True),
-    ), "Regularization (03), channels (05) and the capstone (07) go home as follow-up."),
+    ), "Channels (05), the exercises of 03 and the capstone (07) go home as follow-up."),
     "full-day": ((
         Block("welcome", "00_index"),
         Block("formulation", "01_loss_before_and_after_pytorch"),
@@ -261,9 +262,10 @@ WORKSHOP_LIMITS = {"three-hour": 180, "full-day": 480}  # minutes available, bre
 
 
 def workshop_minutes(name: str, framework: str | None = None) -> int:
-    """Total minutes of workshop plan ``name`` for a cohort on ``framework`` (default: the longer of the two)."""
-    if framework is None:
-        return max(workshop_minutes(name, fw) for fw in TRACKS)
+    """Total minutes of workshop plan ``name`` for a cohort on ``framework`` (default: block by block the longer
+    of the two cohorts' notebooks, the time the plan books)."""
+    if framework is None:  # each block as long as the longer cohort's notebook: the plan fits both
+        return sum(b.length for b in WORKSHOPS[name][0])
     return sum(b.length_for(framework) for b in WORKSHOPS[name][0])
 
 
@@ -280,7 +282,7 @@ def workshop_markdown(name: str) -> str:
                          + (" (teaching part only)" if b.teaching_only else ""))
         rows.append(f"| {b.label} | {cells[0]} | {cells[1]} | {b.length} |")
     pt, tf = (workshop_minutes(name, fw) for fw in TRACKS)
-    rows += ["", f"Total: {max(pt, tf)} minutes (PyTorch cohort {pt}, TensorFlow cohort {tf}). {note}"]
+    rows += ["", f"Total: {workshop_minutes(name)} minutes (PyTorch cohort {pt}, TensorFlow cohort {tf}). {note}"]
     return "\n".join(rows)
 
 

@@ -248,13 +248,13 @@ def tflite_bytes(model: Any, *, optimizations: Sequence[Any] = ()) -> bytes:
     ``optimizations`` is passed to the converter (e.g. ``[tf.lite.Optimize.DEFAULT]``,
     ``[tf.lite.Optimize.EXPERIMENTAL_SPARSITY]``). A model still holding TFMOT pruning wrappers
     raises ``ValueError``: call ``tfmot.sparsity.keras.strip_pruning(model)`` first.
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     return _keras_backend(model, "tflite_bytes").tflite_bytes(model, optimizations=optimizations)
 
 
 def tflite_size(model: Any, *, optimizations: Sequence[Any] = ()) -> int:
-    """Keras only: size in bytes of :func:`tflite_bytes`. Introduced in 03_weight_pruning_tensorflow."""
+    """Keras only: size in bytes of :func:`tflite_bytes`. Introduced in 02_weight_pruning_tensorflow."""
     return len(tflite_bytes(model, optimizations=optimizations))
 
 
@@ -281,7 +281,7 @@ def sparse_storage_bytes(
 
     With float32 values and int32 indices CSR only pays off below ~50 % density.
     Note that the layout differs between frameworks (torch Linear ``(out, in)``, Keras Dense
-    ``(in, out)``), so CSR row-pointer counts differ slightly. Introduced in 08_measuring_what_pruning_buys_pytorch.
+    ``(in, out)``), so CSR row-pointer counts differ slightly. Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     if fmt not in {"csr", "coo", "dense"}:
         raise ValueError(f"fmt must be 'csr', 'coo' or 'dense', got {fmt!r}")

@@ -3,7 +3,7 @@
 Imports TensorFlow (through :func:`course_utils.env.load_tensorflow`, so ``tf.keras`` is Keras 2 =
 ``tf_keras``) at top level. TFMOT is not imported: its ``PruneLowMagnitude`` wrapper is
 recognised by class name. Conventions are described in :mod:`course_utils.metrics`.
-Introduced in 03_weight_pruning_tensorflow.
+Introduced in 02_weight_pruning_tensorflow.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The course's models in Keras 2 (``tf_keras``), twins of ``course_utils.models_torch``.
 
-Introduced in 03_weight_pruning_tensorflow. Both are ``Sequential`` models (TFMOT does not
+Introduced in 02_weight_pruning_tensorflow. Both are ``Sequential`` models (TFMOT does not
 support subclassed models), built on an ``Input`` so ``summary()``/``count_params()`` work at once.
 
 Same architecture, layer names and initialisation as the PyTorch models: Dense/Conv kernels are
@@ -47,7 +47,7 @@ def mlp(hidden: Sequence[int] = (300, 100), *, seed: int = 0):
     """LeNet-300-100 style MLP: ``flatten`` → ``fc1`` … → ``fc{k+1}`` (10 logits).
 
     Input ``(N, 28, 28)``. The default has 266,610 parameters (all trainable).
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     sizes = _check_sizes(hidden, "hidden")
     seeds = _layer_seeds(seed, len(sizes) + 1)
@@ -79,7 +79,7 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0):
 
     Input ``(N, 28, 28)`` (reshaped to ``(28, 28, 1)``, channels-last). Convs are 3x3,
     ``padding="same"`` with a bias; pools 2x2; ``fc`` sees ``channels[1] * 7 * 7`` features in
-    NHWC order. Introduced in 07_structured_pruning_tensorflow.
+    NHWC order. Introduced in 05_structured_pruning_tensorflow.
     """
     c1, c2 = _check_sizes(channels, "channels", exact=2)
     s_conv1, s_conv2, s_fc = _layer_seeds(seed, 3)
@@ -133,7 +133,7 @@ def residual_mlp(width: int = 256, blocks: int = 6, *, seed: int = 0):
     ``(N, 28, 28)``. He-uniform weights as the other models, except that each block's ``fc2`` kernel starts
     at zero, so the untrained network is the plain stem → head MLP (the "zero-init residual" trick of Goyal
     et al. 2017). The twin of ``models_torch.residual_mlp`` (same layer names, same initialisation rule).
-    Introduced in 07_structured_pruning_tensorflow.
+    Introduced in 05_structured_pruning_tensorflow.
     """
     width, blocks = _check_int(width, "width", 1), _check_int(blocks, "blocks", 0)
     seeds = _layer_seeds(seed, 2 + 2 * blocks)

@@ -2,7 +2,7 @@
 
 The MLP and the CNN are ``nn.Sequential`` with named children, so layers are reached as ``model.fc1``
 or ``model.conv1`` — the names torch.nn.utils.prune, torch-pruning and the Keras twins in
-``course_utils.models_tf`` use as well. :func:`residual_mlp` (layer pruning, notebook 06) is an
+``course_utils.models_tf`` use as well. :func:`residual_mlp` (layer pruning, notebook 05) is an
 ``nn.Module`` with a ``stem``, a list of residual ``blocks`` and a ``head``.
 
 Initialisation (same rule as the Keras models): weights of Linear/Conv layers are
@@ -98,7 +98,7 @@ def small_cnn(channels: Sequence[int] = (32, 64), *, seed: int = 0) -> nn.Sequen
     Input ``(N, 1, 28, 28)``. Convs are 3x3 with ``padding="same"`` (and a bias); pools are 2x2,
     so ``fc`` sees ``channels[1] * 7 * 7`` features in NCHW (channel-major) order.
     Children: ``conv1, bn1, relu1, pool1, conv2, bn2, relu2, pool2, flatten, fc``.
-    Introduced in 06_structured_pruning_pytorch.
+    Introduced in 05_structured_pruning_pytorch.
     """
     c1, c2 = _check_sizes(channels, "channels", exact=2)
     _check_seed(seed)
@@ -164,7 +164,7 @@ def residual_mlp(width: int = 256, blocks: int = 6, *, seed: int = 0) -> Residua
     except that each block's ``fc2`` starts at zero weights, so the untrained network starts as the
     plain stem → head MLP and adds depth as it learns (the "zero-init residual" trick of Goyal et al.
     2017). Accepts ``(N, 784)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)``. ``blocks=0`` is allowed.
-    Introduced in 06_structured_pruning_pytorch.
+    Introduced in 05_structured_pruning_pytorch.
     """
     (w,) = _check_sizes((width,), "width", exact=1)
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:

@@ -76,7 +76,7 @@ def class_counts(counts: Mapping[str, Sequence[int]], *, title: str = "Images pe
 
 
 def weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80, log: bool = True, title: str = ""):
-    """One histogram of weight values per layer. Introduced in 09_pruning_regularization_and_early_stopping_pytorch.
+    """One histogram of weight values per layer. Introduced in 03_regularization_and_early_stopping_pytorch.
 
     Zeros (pruned weights) are counted separately and written in the panel title, so a spike at 0
     does not hide the shape of the surviving weights.

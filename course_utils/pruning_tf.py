@@ -1,4 +1,4 @@
-"""TFMOT / Keras 2 pruning helpers (introduced in 03_weight_pruning_tensorflow).
+"""TFMOT / Keras 2 pruning helpers (introduced in 02_weight_pruning_tensorflow).
 
 Thin, checked wrappers around ``tensorflow_model_optimization.sparsity.keras`` (TFMOT) for the
 course's Keras 2 (``tf_keras``) models, plus the numpy masks that TFMOT does not offer
@@ -113,7 +113,7 @@ def _inner(layer: Any) -> Any:
 def prunable_layer_names(model: Any) -> list[str]:
     """Names of the model's Dense/Conv layers (unwrapped names for TFMOT-wrapped ones), in order.
 
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     return [_inner(layer).name for layer in model.layers if isinstance(_inner(layer), _PRUNABLE)]
@@ -154,7 +154,7 @@ def wrap_for_pruning(model: Any, schedule: Any, layers: Iterable[str] | None = N
 
     The copy has its own weights, equal to ``model``'s (the original is never modified), and is
     not compiled: compile it, then train with ``callbacks=pruning_callbacks()``.
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     if any(is_pruned(layer) for layer in model.layers):
@@ -192,7 +192,7 @@ def strip(model: Any) -> Any:
 
     Raises ``ValueError`` if a wrapper is somehow left. The result is what you save and convert
     (a wrapped model stores mask, threshold and step variables too).
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     # Re-apply the masks first: after the last optimizer step the wrapped kernels hold nonzero
@@ -210,7 +210,7 @@ def strip(model: Any) -> Any:
 
 def tensorboard_available() -> bool:
     """Whether the ``tensorboard`` package is installed (``tf.summary`` and ``PruningSummaries`` need it;
-    TensorFlow 2.21 does not install it). Introduced in 03_weight_pruning_tensorflow."""
+    TensorFlow 2.21 does not install it). Introduced in 02_weight_pruning_tensorflow."""
     return importlib.util.find_spec("tensorboard") is not None
 
 
@@ -222,7 +222,7 @@ def pruning_callbacks(logdir: str | os.PathLike | None = None) -> list[Any]:
     each wrapped layer's sparsity and threshold at the start of every epoch, for TensorBoard
     (``tensorboard --logdir logdir``) or :func:`read_pruning_summaries`; it needs the
     ``tensorboard`` package (``ModuleNotFoundError`` with the fix if it is missing).
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     cbs = [sparsity_api.UpdatePruningStep()]
     if logdir is not None:
@@ -243,7 +243,7 @@ def read_pruning_summaries(logdir: str | os.PathLike) -> dict[str, list[tuple[in
 
     Tags look like ``"prune_low_magnitude_fc1/mask:0/sparsity"`` (fraction 0–1) and
     ``".../threshold:0/threshold"`` (the magnitude below which weights are pruned); ``step`` is
-    the optimizer step at the start of each epoch. Introduced in 03_weight_pruning_tensorflow.
+    the optimizer step at the start of each epoch. Introduced in 02_weight_pruning_tensorflow.
     """
     folder = Path(logdir) / "metrics"
     files = sorted(folder.glob("events.out.tfevents.*"))
@@ -263,7 +263,7 @@ class SparsityLog(keras.callbacks.Callback):
 
     ``steps`` (optimizer steps so far), ``per_layer`` (``{layer: [fraction 0–1, ...]}``, one
     entry per record) and ``overall`` (all masked weights together). The same numbers
-    ``PruningSummaries`` logs, without needing TensorBoard. Introduced in 03_weight_pruning_tensorflow.
+    ``PruningSummaries`` logs, without needing TensorBoard. Introduced in 02_weight_pruning_tensorflow.
     """
 
     def __init__(self) -> None:
@@ -296,7 +296,7 @@ class SparsityLog(keras.callbacks.Callback):
 def schedule_value(schedule: Any, step: int) -> tuple[bool, float]:
     """``(prunes at this step?, target sparsity 0–1)`` of a TFMOT schedule at integer ``step``.
 
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     if not isinstance(schedule, sparsity_api.PruningSchedule):
         raise TypeError(f"expected a tfmot.sparsity.keras PruningSchedule, got {type(schedule).__name__}")
@@ -311,7 +311,7 @@ def reset_optimizer(model: Any) -> Any:
 
     Gives the same training as compiling afresh, without retracing the training step (each
     ``compile`` makes the next ``fit`` rebuild its ``tf.function``, about a second on a CPU).
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     opt = getattr(model, "optimizer", None)
@@ -328,7 +328,7 @@ def tflite_predict(tflite_model: bytes, x: np.ndarray, *, threads: int | None = 
 
     Runs the whole batch in one call of LiteRT's interpreter (``ai_edge_litert``; ``tf.lite.Interpreter`` if that
     package is missing, see :func:`course_utils.metrics_tf.litert_interpreter`). Introduced in
-    03_weight_pruning_tensorflow.
+    02_weight_pruning_tensorflow.
     """
     if not isinstance(tflite_model, (bytes, bytearray)):
         raise TypeError(f"tflite_model must be the converter's bytes, got {type(tflite_model).__name__}")
@@ -353,7 +353,7 @@ def tflite_predict(tflite_model: bytes, x: np.ndarray, *, threads: int | None = 
 def kernels(model: Any, layers: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """``{layer name: kernel as a numpy array}`` of an *unwrapped* model's Dense/Conv layers.
 
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     if any(is_pruned(layer) for layer in model.layers):
@@ -399,7 +399,7 @@ def magnitude_masks(
     Weights that are already zero rank lowest, so new masks contain the old ones. Returns
     ``{layer: bool array}`` in the kernel's shape (Keras layout, Dense ``(in, out)``), **True for a
     weight that is kept**. ``sparsity=`` is accepted as the old name of ``amount``.
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     if scope not in _SCOPES:
         raise ValueError(f"scope must be one of {_SCOPES}, got {scope!r}")
@@ -442,7 +442,7 @@ def global_sparsities(model: Any, amount: float, layers: Iterable[str] | None = 
     The ``round(amount * total)`` smallest |weights| across all chosen layers are pruned; the
     result says how many of them fall in each layer. Feed it to :func:`wrap_for_pruning` as
     ``{name: ConstantSparsity(s, ...)}`` to get global pruning out of TFMOT's layer-wise wrappers.
-    ``sparsity=`` is accepted as the old name of ``amount``. Introduced in 03_weight_pruning_tensorflow.
+    ``sparsity=`` is accepted as the old name of ``amount``. Introduced in 02_weight_pruning_tensorflow.
     """
     masks = magnitude_masks(model, amount, scope="global", layers=layers)
     return {n: float(1.0 - m.mean()) for n, m in masks.items()}
@@ -454,7 +454,7 @@ def random_masks(
 ) -> dict[str, np.ndarray]:
     """Random control: prune ``round(amount * size)`` weights of each layer chosen uniformly at
     random (seeded), ignoring magnitudes. ``magnitude_masks(model, amount, scope="layer",
-    method="random", seed=seed)``; bool keep-masks. Introduced in 03_weight_pruning_tensorflow.
+    method="random", seed=seed)``; bool keep-masks. Introduced in 02_weight_pruning_tensorflow.
     """
     return magnitude_masks(model, amount, scope="layer", method="random", seed=seed, layers=layers)
 
@@ -466,7 +466,7 @@ def multiply_masks(model: Any, masks: Mapping[str, np.ndarray]) -> Any:
     A one-off: nothing keeps the zeros at zero afterwards, so training regrows them unless you pass
     ``KeepMasks(masks)`` to ``fit``. Not the twin of ``pruning_torch.apply_masks``, which installs a
     persistent mask (``torch.nn.utils.prune`` reparametrisation) — hence the different name; the old
-    name ``apply_masks`` still works and warns. Introduced in 03_weight_pruning_tensorflow.
+    name ``apply_masks`` still works and warns. Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     if not isinstance(masks, Mapping) or not masks:
@@ -500,7 +500,7 @@ class KeepMasks(keras.callbacks.Callback):
     """Keras callback that keeps hand-made masks applied during ``fit`` (re-zeroes pruned weights
     after every batch), for pruning that TFMOT cannot express (e.g. a random control).
 
-    ``masks``: ``{layer: keep-mask}``, bool (True = kept) or 0/1. Introduced in 03_weight_pruning_tensorflow.
+    ``masks``: ``{layer: keep-mask}``, bool (True = kept) or 0/1. Introduced in 02_weight_pruning_tensorflow.
     """
 
     def __init__(self, masks: Mapping[str, np.ndarray]) -> None:

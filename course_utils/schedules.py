@@ -26,7 +26,7 @@ Sparsities are fractions 0–1 of zeros among prunable weights; steps count opti
 
 Lining the two frameworks up: during ``fit``, TFMOT's ``UpdatePruningStep`` sets the step
 counter to 0 and increments it *before* each batch asks the schedule, so the first batch is step
-1 and TFMOT never prunes at step 0 (measured in 03_weight_pruning_tensorflow:
+1 and TFMOT never prunes at step 0 (measured in 02_weight_pruning_tensorflow:
 ``PolynomialDecay(0, 0.8, 0, 4, frequency=1)`` gives 0.4625 after the first batch, its value at
 t=1). ``train_torch.fit(on_step=...)`` calls ``on_step(k)`` after ``k`` optimizer steps, i.e.
 just before the forward pass of the batch TFMOT calls step ``k + 1``; so a PyTorch loop that

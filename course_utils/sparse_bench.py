@@ -1,6 +1,6 @@
 """Sparse storage and sparse matrix multiplication on the CPU: bytes, timings, break-even sparsity.
 
-Introduced in 08_measuring_what_pruning_buys_pytorch. Imports ``torch`` at top level (``scipy.sparse``
+Introduced in 06_measuring_what_pruning_buys_pytorch. Imports ``torch`` at top level (``scipy.sparse``
 is imported inside the functions that use it).
 
 A pruned weight matrix full of zeros is only smaller or faster if it is *stored and multiplied
@@ -70,7 +70,7 @@ def _check_fraction(value: Any, name: str) -> float:
 def random_sparse_matrix(rows: int, cols: int, sparsity: float, *, seed: int = 0,
                          dtype: Any = np.float32) -> np.ndarray:
     """A ``(rows, cols)`` matrix of standard-normal values with exactly ``round(sparsity * rows * cols)``
-    zeros at random positions (seeded). Introduced in 08_measuring_what_pruning_buys_pytorch."""
+    zeros at random positions (seeded). Introduced in 06_measuring_what_pruning_buys_pytorch."""
     rows, cols = check_int(rows, "rows"), check_int(cols, "cols")
     s = _check_fraction(sparsity, "sparsity")
     rng = np.random.default_rng(check_int(seed, "seed", 0))
@@ -91,7 +91,7 @@ def storage_nbytes(x: Any) -> int:
     - torch ``sparse_coo``: values + the ``(ndim, nnz)`` int64 index matrix.
 
     This is the honest size of a sparse matrix; "nonzeros × 4 bytes" forgets the indices.
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     if isinstance(x, np.ndarray):
         return int(x.nbytes)
@@ -125,7 +125,7 @@ def storage_nbytes(x: Any) -> int:
 def to_torch_csr(weight: Any, *, index_dtype: torch.dtype = torch.int32) -> torch.Tensor:
     """A 2-D weight (numpy array or tensor) as a ``torch.sparse_csr`` tensor with ``index_dtype``
     indices (int32 by default, like scipy; torch's own ``to_sparse_csr`` uses int64).
-    Introduced in 08_measuring_what_pruning_buys_pytorch."""
+    Introduced in 06_measuring_what_pruning_buys_pytorch."""
     w = torch.as_tensor(weight).detach()
     if w.dim() != 2:
         raise ValueError(f"to_torch_csr expects a 2-D matrix, got shape {tuple(w.shape)}")
@@ -169,7 +169,7 @@ def matmul_sweep(
     ``backend``, ``dense_s`` and ``sparse_s`` (median seconds per multiplication),
     ``dense_min_s`` and ``sparse_min_s`` (fastest repeat) and ``ratio`` = sparse/dense time by
     ``statistic`` (see :func:`time_ratio`; < 1 means the sparse kernel wins). Results are checked
-    against the dense product once per configuration. Introduced in 08_measuring_what_pruning_buys_pytorch.
+    against the dense product once per configuration. Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     import scipy.sparse as sp
 
@@ -243,7 +243,7 @@ def break_even_sparsity(sparsities: Sequence[float], ratios: Sequence[float]) ->
     ``ratio < 1`` and interpolates the crossing linearly in ``log(ratio)`` between it and the
     tested point below. Returns ``None`` if sparse is not faster at the highest sparsity tested,
     and the lowest tested sparsity if sparse already wins there (the true break-even is then at
-    or below it). Introduced in 08_measuring_what_pruning_buys_pytorch.
+    or below it). Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     s = np.asarray([_check_fraction(v, "sparsity") for v in sparsities], float)
     r = np.asarray(ratios, float)
@@ -269,7 +269,7 @@ def break_even_sparsity(sparsities: Sequence[float], ratios: Sequence[float]) ->
 def break_even_by_batch(rows: Sequence[Mapping[str, Any]], backend: str = "torch_csr") -> dict[int, float | None]:
     """``{batch_size: break-even sparsity}`` for one back end, from :func:`matmul_sweep` rows.
 
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     sel = [r for r in rows if r["backend"] == backend]
     if not sel:
@@ -289,7 +289,7 @@ def nonzero_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     of nonzero weights): for a Linear layer that is its number of nonzero weights, for a Conv layer
     nonzero weights × output positions. ``macs(dense) / nonzero_macs(pruned)`` is a
     *theoretical* speed-up: what an ideal sparse kernel could save, not what a CPU delivers.
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     from . import metrics
 
@@ -309,7 +309,7 @@ class CSRLinear(nn.Module):
     Computes ``y = x Wᵀ + b`` as ``(W_csr @ xᵀ)ᵀ + b``. The weight (CSR, int32 indices) and bias
     are *buffers*, not parameters: the layer is for inference only. ``state_dict`` holds the CSR
     values and indices, so ``torch.save`` shows the real sparse file size.
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
@@ -352,7 +352,7 @@ def to_csr_model(model: nn.Module) -> nn.Module:
 
     Pruning masks (``torch.nn.utils.prune``) are applied first, so the CSR layers hold exactly the
     nonzero effective weights. The argument is not modified. Convolutions stay dense.
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch nn.Module, got {type(model).__name__}")

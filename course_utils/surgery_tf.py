@@ -1,12 +1,12 @@
-"""Keras model surgery: make a pruned ``Sequential`` physically smaller (introduced in 05_neuron_pruning_tensorflow).
+"""Keras model surgery: make a pruned ``Sequential`` physically smaller (introduced in 04_neuron_pruning_tensorflow).
 
 TFMOT only *masks* weights: a pruned ``Dense(300)`` is still a 784 x 300 matrix multiply, so it
 runs exactly as fast as before. To gain speed we build a *new*, smaller model whose layers have
 fewer units (``Dense``) or filters (``Conv2D``) and copy the surviving weights into it:
 
-- :func:`remove_units` (notebook 05): drop hidden units of a ``Dense`` layer — its kernel
+- :func:`remove_units` (notebook 04): drop hidden units of a ``Dense`` layer — its kernel
   columns and bias entries — and the matching kernel *rows* of the next ``Dense``.
-- :func:`remove_channels` (notebook 07): drop filters of a ``Conv2D`` — kernel ``[..., c]`` and
+- :func:`remove_channels` (notebook 05): drop filters of a ``Conv2D`` — kernel ``[..., c]`` and
   bias — the matching entries of a following ``BatchNormalization`` (gamma, beta, moving
   mean/variance), and the matching *input* channels of the consumer: the next ``Conv2D``
   (kernel ``[:, :, c, :]``), or the ``Dense`` after ``Flatten``. Keras flattens channels-last
@@ -19,8 +19,8 @@ fewer units (``Dense``) or filters (``Conv2D``) and copy the surviving weights i
   :func:`filter_norms` (L1 = Li et al. 2017), :func:`layer_widths` and :func:`keep_indices` — the
   same names and arguments as in ``surgery_torch``; :func:`bn_scale_scores` ranks a conv's channels by
   the ``|gamma|`` of its BatchNorm (Network Slimming, Liu et al. 2017).
-- :func:`recalibrate_bn` (notebook 07): re-estimate BatchNorm's moving statistics after surgery.
-- Depth (notebook 07): :func:`block_influence` (ShortGPT's 1 - cos per residual block) and
+- :func:`recalibrate_bn` (notebook 05): re-estimate BatchNorm's moving statistics after surgery.
+- Depth (notebook 05): :func:`block_influence` (ShortGPT's 1 - cos per residual block) and
   :func:`remove_blocks` for the functional ``models_tf.residual_mlp``. The old names ``unit_l2_norms``,
   ``filter_l1_norms``, ``mean_activations``, ``random_scores`` and ``structure`` still work.
 
@@ -155,7 +155,7 @@ def filter_norms(model: Any, layer: str, p: int = 1) -> np.ndarray:
     The twin of ``surgery_torch.filter_norms(model, layer, p=1)``: one value per *output* channel of a
     ``Conv2D`` (its filter ``kernel[..., j]``, summed over ``(kh, kw, in_channels)``) or per unit of a
     ``Dense`` (its kernel *column*: Keras stores ``(inputs, units)``, PyTorch ``(out, in)``). Biases are
-    not included. Returns float64. Introduced in 07_structured_pruning_tensorflow.
+    not included. Returns float64. Introduced in 05_structured_pruning_tensorflow.
     """
     return _norms(_weight_layer(model, layer, "filter_norms").kernel.numpy(), p)
 
@@ -224,7 +224,7 @@ def unit_scores(
 
     ``"apoz"`` and ``"taylor"`` exist in the PyTorch twin only (``ValueError`` here). ``data`` is
     images ``x`` or a tuple ``(x, y)`` (labels unused); use the validation split. Old names of the
-    criteria: ``unit_l2_norms``, ``mean_activations``, ``random_scores``. Introduced in 05_neuron_pruning_tensorflow.
+    criteria: ``unit_l2_norms``, ``mean_activations``, ``random_scores``. Introduced in 04_neuron_pruning_tensorflow.
     """
     if criterion in _PYTORCH_ONLY:
         raise ValueError(
@@ -251,7 +251,7 @@ def unit_scores(
 def layer_widths(model: Any) -> dict[str, int]:
     """``{layer name: units or filters}`` of the model's ``Dense`` and ``Conv2D`` layers (output layer included).
 
-    The twin of ``surgery_torch.layer_widths`` (old name ``structure``). Introduced in 05_neuron_pruning_tensorflow.
+    The twin of ``surgery_torch.layer_widths`` (old name ``structure``). Introduced in 04_neuron_pruning_tensorflow.
     """
     _check_model(model)
     out: dict[str, int] = {}
@@ -439,7 +439,7 @@ def remove_units(model: Any, layer: str, keep_idx: Any) -> Any:
     ``units``. Copies ``kernel[:, keep]`` and ``bias[keep]`` of the layer, slices any
     ``BatchNormalization`` in between, and keeps ``kernel[keep, :]`` of the next ``Dense``.
     All other weights are copied unchanged; ``model`` itself is not modified. The result is
-    not compiled. Introduced in 05_neuron_pruning_tensorflow.
+    not compiled. Introduced in 04_neuron_pruning_tensorflow.
     """
     _, _, _, configs, weights = _prune_plan(model, layer, keep_idx, "units")
     return _rebuild(model, configs, weights)
@@ -454,7 +454,7 @@ def remove_channels(model: Any, layer: str, keep_idx: Any) -> Any:
     the next ``Conv2D`` keeps ``kernel[:, :, keep, :]``, a ``Dense`` after ``Flatten`` keeps the
     rows ``(h * W + w) * C + c`` for kept ``c`` (Keras flattens NHWC), a ``Dense`` after global
     pooling keeps rows ``keep``. ``model`` is not modified; the result is not compiled.
-    Introduced in 07_structured_pruning_tensorflow.
+    Introduced in 05_structured_pruning_tensorflow.
     """
     _, _, _, configs, weights = _prune_plan(model, layer, keep_idx, "channels")
     return _rebuild(model, configs, weights)
@@ -474,7 +474,7 @@ def mask_units(model: Any, layer: str, keep_idx: Any) -> Any:
     between), so those units output ``relu(0) = 0`` and contribute nothing downstream. The
     smaller model from :func:`remove_units` must give the same outputs (up to float rounding)
     — provided the activation maps 0 to 0 (ReLU does). It is no faster: same shapes.
-    Introduced in 05_neuron_pruning_tensorflow.
+    Introduced in 04_neuron_pruning_tensorflow.
     """
     keep, bns, _, _, _ = _prune_plan(model, layer, keep_idx, "units")
     return _masked(model, layer, keep, bns)
@@ -487,7 +487,7 @@ def mask_channels(model: Any, layer: str, keep_idx: Any) -> Any:
     Zeroes the filters and biases *and* the following ``BatchNormalization``'s gamma and beta:
     zeroing the filter alone is not enough, because BatchNorm then outputs
     ``beta - gamma * mean / sqrt(var + eps)``, a constant that still reaches the next layer.
-    Introduced in 07_structured_pruning_tensorflow.
+    Introduced in 05_structured_pruning_tensorflow.
     """
     keep, bns, _, _, _ = _prune_plan(model, layer, keep_idx, "channels")
     return _masked(model, layer, keep, bns)
@@ -541,7 +541,7 @@ def bn_scale_scores(model: Any, layer: str) -> np.ndarray:
     multiplies each normalised channel with: BatchNorm divides out the filter's own scale, so ``gamma`` (not
     the filter's norm) sets how strongly the channel reaches the next layer. ``layer`` is the ``Conv2D``
     (or ``Dense``) whose channels are ranked, or the ``BatchNormalization`` itself. Returns float64 of length
-    channels. The twin of ``surgery_torch.bn_scale_scores``. Introduced in 07_structured_pruning_tensorflow.
+    channels. The twin of ``surgery_torch.bn_scale_scores``. Introduced in 05_structured_pruning_tensorflow.
     """
     bn = _bn_after(model, layer)
     if not bn.scale:
@@ -572,7 +572,7 @@ def recalibrate_bn(model: Any, x: Any, *, batch_size: int = 256) -> Any:
     last batch they are the plain average of the per-batch statistics (PyTorch's ``momentum=None``). Only
     the moving mean/variance change (no gradient step); the momenta are restored. Layers such as
     ``Dropout`` also run in training mode during the pass; the course's CNN has none.
-    ``model`` itself is not modified. Introduced in 07_structured_pruning_tensorflow.
+    ``model`` itself is not modified. Introduced in 05_structured_pruning_tensorflow.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a tf_keras model, got {type(model).__module__}.{type(model).__name__}")
@@ -618,7 +618,7 @@ def block_influence(model: Any, data: Any, *, batch_size: int = 256) -> np.ndarr
     small influence marks a block that changes its input little: a candidate for removal (Men et al. 2024).
     ``data``: calibration images ``x`` or ``(x, y)`` from the TRAINING split. Returns float64 of length
     ``blocks``, block order. For ``models_tf.residual_mlp`` models; the twin of
-    ``surgery_torch.block_influence``. Introduced in 07_structured_pruning_tensorflow.
+    ``surgery_torch.block_influence``. Introduced in 05_structured_pruning_tensorflow.
     """
     n = _residual_blocks(model, "block_influence")
     x = _images(data, "block_influence")
@@ -646,7 +646,7 @@ def remove_blocks(model: Any, blocks: Sequence[int]) -> Any:
     ``nn.ModuleList`` renumbers. Removing every block is allowed (stem → head). ``model`` is not modified;
     the result is not compiled. ValueError for an index out of range, a repeated index, or a model that is
     not a ``models_tf.residual_mlp``. The twin of ``surgery_torch.remove_blocks``.
-    Introduced in 07_structured_pruning_tensorflow.
+    Introduced in 05_structured_pruning_tensorflow.
     """
     n = _residual_blocks(model, "remove_blocks")
     if isinstance(blocks, (int, np.integer)) or not isinstance(blocks, (Sequence, np.ndarray)):

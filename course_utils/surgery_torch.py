@@ -13,23 +13,23 @@ exactly as big and as slow as the dense one. The functions here build *smaller* 
 - :func:`remove_channels` drops output channels of a Conv layer: its filters and biases, the
   following BatchNorm's entries, and the input channels of the next Conv layer — or, after a
   flatten, the matching input columns of the first Linear layer. Introduced in
-  06_structured_pruning_pytorch.
+  05_structured_pruning_pytorch.
 - :func:`bn_scale_scores`: ``|gamma|`` of the BatchNorm after a conv, the channel criterion of
-  Network Slimming (Liu et al. 2017). Introduced in 06_structured_pruning_pytorch.
+  Network Slimming (Liu et al. 2017). Introduced in 05_structured_pruning_pytorch.
 - :func:`recalibrate_bn`: fresh BatchNorm running statistics from calibration images after a
-  surgery (adaptive BN, Li et al. 2020 "EagleEye"). Introduced in 06_structured_pruning_pytorch.
+  surgery (adaptive BN, Li et al. 2020 "EagleEye"). Introduced in 05_structured_pruning_pytorch.
 - :func:`block_influence` and :func:`remove_blocks`: layer (depth) pruning of
   ``models_torch.residual_mlp`` — score each residual block by how little it changes its input
   (ShortGPT's block influence, Men et al. 2024), then remove whole blocks. Introduced in
-  06_structured_pruning_pytorch.
+  05_structured_pruning_pytorch.
 - :func:`filter_norms` (``p=1``: the L1-norm filter criterion of Li et al. 2017, "Pruning Filters
   for Efficient ConvNets") and :func:`layer_widths`, with the same names and arguments as in
   ``surgery_tf``; the older module-based :func:`l1_filter_norms` / :func:`l1_filter_ranking` still
-  work. Introduced in 06_structured_pruning_pytorch.
+  work. Introduced in 05_structured_pruning_pytorch.
 
 Scope: the surgery functions handle layers that sit in an ``nn.Sequential`` (the course's MLP
 and CNN), where the next layer is found by looking at the following siblings. Models with
-branches or residual connections need a dependency graph — use ``torch_pruning`` (notebook 06).
+branches or residual connections need a dependency graph — use ``torch_pruning`` (notebook 05).
 They never modify their argument: each returns a pruned *copy* of the model, so re-running a
 notebook cell does not prune twice.
 
@@ -132,7 +132,7 @@ def _siblings_after(model: nn.Module, name: str, what: str) -> tuple[nn.Sequenti
             f"{what} handles layers inside an nn.Sequential, where the next layer is the next child. "
             f"{name!r} sits in a {type(parent).__name__}, whose forward() may add branches or residual "
             "connections that this function cannot see. Use torch-pruning's DependencyGraph for such models "
-            "(see 06_structured_pruning_pytorch)."
+            "(see 05_structured_pruning_pytorch)."
         )
     keys = list(parent._modules.keys())
     return parent, [(k, parent._modules[k]) for k in keys[keys.index(key) + 1:]]
@@ -186,7 +186,7 @@ def filter_norms(model: nn.Module, layer: LayerRef, p: int = 1) -> np.ndarray:
     inputs and kernel for ``p=1``) or per row of a Linear weight. The criterion of Li et al. 2017
     ("Pruning Filters for Efficient ConvNets"): filters with small kernel weights tend to produce weak
     feature maps. Masked layers (``torch.nn.utils.prune``) are measured by their effective weights.
-    Returns float64. Introduced in 06_structured_pruning_pytorch; notebook 08 calls it by its old name
+    Returns float64. Introduced in 05_structured_pruning_pytorch; notebook 06 calls it by its old name
     ``l1_filter_norms(conv_module)``.
     """
     _check_model(model)
@@ -201,7 +201,7 @@ def l1_filter_norms(conv: nn.Module) -> np.ndarray:
 
     ``sum(|W[i]|)`` over inputs and kernel, shape ``(out_channels,)``; works for Linear layers too (L1
     norm of each row). Masked layers are measured by their effective weights.
-    Introduced in 08_measuring_what_pruning_buys_pytorch.
+    Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     if not isinstance(conv, (nn.Linear, *_CONVS)):
         raise TypeError(f"l1_filter_norms expects a Conv or Linear layer, got {type(conv).__name__}")
@@ -212,7 +212,7 @@ def l1_filter_ranking(conv: nn.Module) -> np.ndarray:
     """Filter indices of a Conv layer sorted by L1 norm, *smallest first* (the first ones are pruned first).
 
     Ties are broken by index. ``l1_filter_ranking(conv)[:m]`` are the ``m`` filters Li et al. 2017
-    would remove. Introduced in 06_structured_pruning_pytorch.
+    would remove. Introduced in 05_structured_pruning_pytorch.
     """
     return np.argsort(l1_filter_norms(conv), kind="stable")
 
@@ -517,7 +517,7 @@ def remove_channels(model: nn.Module, layer: LayerRef, keep_idx: IndexLike) -> n
     The argument is not modified. Raises ``TypeError`` if the layer is not a Conv inside an
     ``nn.Sequential`` (residual/branching models need torch-pruning's dependency graph),
     ``NotImplementedError`` for grouped convolutions or unsupported layers in between.
-    Introduced in 06_structured_pruning_pytorch.
+    Introduced in 05_structured_pruning_pytorch.
     """
     _check_model(model)
     name, module = _resolve(model, layer)
@@ -621,7 +621,7 @@ def bn_scale_scores(model: nn.Module, layer: LayerRef) -> np.ndarray:
     norm, which the normalisation divides out — sets how strongly the channel reaches the next layer.
     ``layer`` is a Conv/Linear layer (name or module) followed by a BatchNorm in an ``nn.Sequential``,
     or the BatchNorm itself. The twin of ``surgery_tf.bn_scale_scores(model, layer)``. Returns a
-    float64 array of length ``out_channels``. Introduced in 06_structured_pruning_pytorch.
+    float64 array of length ``out_channels``. Introduced in 05_structured_pruning_pytorch.
     """
     _check_model(model)
     if isinstance(layer, nn.Module) and isinstance(layer, _BATCHNORMS):
@@ -653,7 +653,7 @@ def recalibrate_bn(model: nn.Module, x: Any, *, batch_size: int = 256) -> nn.Mod
     layer's momentum and mode. No weight changes. ``x``: numpy or torch images, float in [0, 1],
     ``(N, 28, 28)`` or ``(N, 1, 28, 28)``. Raises ``ValueError`` if the model has no BatchNorm with
     running statistics, or if a batch of 1 would meet a BatchNorm. Introduced in
-    06_structured_pruning_pytorch.
+    05_structured_pruning_pytorch.
     """
     _check_model(model)
     bns = [m for m in model.modules() if isinstance(m, _BATCHNORMS) and m.track_running_stats]
@@ -703,7 +703,7 @@ def block_influence(model: nn.Module, data: Any, *, batch_size: int = 256) -> np
     ``x`` or ``(x, y)`` (labels ignored), float in [0, 1] — calibration images from the **training**
     split. The model runs in eval mode under ``no_grad``; its mode is restored. Returns a float64
     array with one value per block, in ``[0, 2]``. The twin of ``surgery_tf.block_influence``.
-    Introduced in 06_structured_pruning_pytorch.
+    Introduced in 05_structured_pruning_pytorch.
     """
     _check_residual(model, "block_influence")
     batch_size = check_int(batch_size, "batch_size", 1)
@@ -741,7 +741,7 @@ def remove_blocks(model: nn.Module, blocks: Sequence[int]) -> nn.Module:
     Removing every block is allowed (stem → head). The argument is not modified. Raises
     ``TypeError`` for a model that is not a ``models_torch.residual_mlp``, ``ValueError`` for indices
     out of range or repeated. The twin of ``surgery_tf.remove_blocks``. Introduced in
-    06_structured_pruning_pytorch.
+    05_structured_pruning_pytorch.
     """
     _check_residual(model, "remove_blocks")
     n = len(model.blocks)

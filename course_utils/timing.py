@@ -1,6 +1,6 @@
 """The course's timing protocol: latency results, interleaved rounds, paired ratios (no framework imports).
 
-Introduced in 04_neuron_pruning_pytorch; notebook 08 compares the statistics. Everything here is
+Introduced in 04_neuron_pruning_pytorch; notebook 06 compares the statistics. Everything here is
 plain Python and numpy, so it can be tested on a fake clock. The framework-specific part (build one
 inference call of a PyTorch, Keras or TFLite model) lives in :mod:`course_utils.metrics_torch` /
 :mod:`course_utils.metrics_tf`; :func:`course_utils.metrics.race` joins the two.
@@ -16,7 +16,7 @@ inference call of a PyTorch, Keras or TFLite model) lives in :mod:`course_utils.
   statistic, :data:`PAIRED`, is the *median over rounds of the per-round time ratio*, where a
   round's time is the median of its ``repeats`` calls.
 - :func:`time_interleaved`, :func:`paired_ratio`, :func:`time_ratio`, :func:`interleaved_latency`:
-  the lower-level tools of notebook 08 (they used to live in ``sparse_bench``, which re-exports them).
+  the lower-level tools of notebook 06 (they used to live in ``sparse_bench``, which re-exports them).
 
 Units: seconds per batch (per call), ratios are ``time(model) / time(reference)``, so below 1
 means faster; a speedup is the inverse, ``time(reference) / time(model)``.
@@ -365,7 +365,7 @@ class Race:
                 f"rounds={self.rounds}, repeats={self.repeats})")
 
 
-# ----------------------------------------------------------------------------- notebook 08's tools
+# ----------------------------------------------------------------------------- notebook 06's tools
 def _check_statistic(statistic: str) -> str:
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
@@ -385,7 +385,7 @@ def time_interleaved(
     timed repeat lasts at least ``min_time`` seconds (short calls are averaged over ``number``
     calls). Then ``repeats`` rounds run every function once per round, in a rotating order. So a
     burst of background load hits all functions of a round alike, and :func:`paired_ratio` can
-    compare them round by round. Introduced in 08_measuring_what_pruning_buys_pytorch.
+    compare them round by round. Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     if not isinstance(fns, Mapping) or not fns:
         raise TypeError("fns must be a non-empty dict {name: zero-argument callable}")
@@ -426,7 +426,7 @@ def paired_ratio(times: Mapping[str, Any], name: str, baseline: str) -> float:
 
     ``times`` maps names to per-repeat seconds (from :func:`time_interleaved`) or to
     ``LatencyResult``s (from :func:`interleaved_latency`). A ratio below 1 means ``name`` is
-    faster. Pairing the repeats cancels load that hits both. Introduced in 08_measuring_what_pruning_buys_pytorch.
+    faster. Pairing the repeats cancels load that hits both. Introduced in 06_measuring_what_pruning_buys_pytorch.
     """
     for n in (name, baseline):
         if n not in times:

@@ -1,4 +1,4 @@
-"""Training and evaluation for Keras 2 (``tf_keras``) models (introduced in 03_weight_pruning_tensorflow).
+"""Training and evaluation for Keras 2 (``tf_keras``) models (introduced in 02_weight_pruning_tensorflow).
 
 The twin of ``course_utils.train_torch``: same signatures (``fit(model, train, epochs=..., val=val,
 seed=...)``, ``evaluate(model, data)`` with ``train``/``data``/``val`` tuples ``(x, y)``), same
@@ -141,7 +141,7 @@ def compile(model: Any, lr: float = 1e-3, optimizer: Any = "adam") -> Any:  # no
     Loss ``SparseCategoricalCrossentropy(from_logits=True)``, metric ``"accuracy"``;
     ``optimizer`` is ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) with learning rate ``lr``,
     or a tf_keras optimizer instance (``lr`` then ignored). Recompiling resets optimizer state.
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     opt = _make_optimizer(optimizer, _check_lr(lr))
@@ -344,12 +344,12 @@ def fit(
       computed once, in inference mode, for the training images. ``History.loss`` still reports the
       cross-entropy with the labels, and ``val`` is scored with :func:`evaluate`. The model keeps its
       optimizer (and its state with ``compile=False``) and is left compiled with the course's loss.
-      Introduced in 03_weight_pruning_tensorflow.
+      Introduced in 02_weight_pruning_tensorflow.
 
     PyTorch-only keywords: ``weight_decay`` and ``l1`` (add Keras regularizers to the layers instead).
     ``History.loss`` is Keras' epoch loss (mean cross-entropy plus any layer regularization
     losses), ``accuracy`` a fraction 0–1, ``seconds`` the training wall time per epoch (seconds,
-    validation excluded). Introduced in 03_weight_pruning_tensorflow.
+    validation excluded). Introduced in 02_weight_pruning_tensorflow.
     """
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
@@ -460,7 +460,7 @@ def _fit_distilled(model, x, y, teacher, temperature, weight, *, epochs, val, ba
 def predict_logits(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Logits of ``model`` for images ``x``: float32 array ``(N, classes)`` (inference mode).
 
-    Introduced in 03_weight_pruning_tensorflow.
+    Introduced in 02_weight_pruning_tensorflow.
     """
     _check_model(model)
     check_int(batch_size, "batch_size", 1)
@@ -476,7 +476,7 @@ def evaluate(model: Any, data: tuple[np.ndarray, np.ndarray], batch_size: int = 
     The twin of ``train_torch.evaluate(model, data)``; the old form ``evaluate(model, x, y)`` still
     works. Returns ``{"loss": mean cross-entropy per sample (nats), "accuracy": fraction 0–1}``.
     Computed from the logits (float64 log-softmax), so the model need not be compiled and
-    layer regularization losses are not included. Introduced in 03_weight_pruning_tensorflow.
+    layer regularization losses are not included. Introduced in 02_weight_pruning_tensorflow.
     """
     x, y = _check_data(model, data, "data")
     check_int(batch_size, "batch_size", 1)

@@ -224,7 +224,7 @@ def fit(
       in this call (1, 2, ...). Use it for gradual pruning schedules (``course_utils.schedules``).
     - ``l1``: adds ``l1 * sum(|w|)`` over the weights of Linear/Conv layers (the prunable
       weights; not biases, not BatchNorm) to the loss; introduced in
-      09_pruning_regularization_and_early_stopping_pytorch.
+      03_regularization_and_early_stopping_pytorch.
       ``History.loss`` reports the cross-entropy alone.
     - ``teacher``: knowledge distillation (Hinton et al. 2015, arXiv:1503.02531). With a teacher model
       (e.g. the dense model a pruned copy came from; run in eval mode, no gradients, never changed) the

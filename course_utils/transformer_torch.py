@@ -1,5 +1,5 @@
 """A tiny vision transformer and the one-shot and structured pruning methods used on LLMs
-(introduced in 11_pruning_a_transformer_pytorch).
+(introduced in 10_pruning_a_transformer_pytorch).
 
 The model, :func:`tiny_vit`, cuts a 28×28 MNIST digit into 7×7 patches (16 tokens of 49 pixels), embeds each
 patch, adds a learned position embedding and runs pre-LayerNorm transformer blocks — the layers of an LLM:
@@ -194,7 +194,7 @@ def tiny_vit(dim: int = 64, depth: int = 4, heads: int = 4, hidden: int = 128, *
     """A :class:`TinyViT`: 7×7 patches (16 tokens), ``depth`` blocks of ``heads`` heads of ``dim // heads``
     dimensions and an FFN of ``hidden`` neurons; weights drawn reproducibly from ``seed`` (PyTorch's default
     initialization under a forked RNG). The defaults have about 139k parameters (``metrics.count_params``).
-    Introduced in 11_pruning_a_transformer_pytorch.
+    Introduced in 10_pruning_a_transformer_pytorch.
     """
     for name, v in (("dim", dim), ("heads", heads), ("hidden", hidden)):
         check_int(v, name, 1)
@@ -215,7 +215,7 @@ def vit_macs(model: TinyViT) -> int:
     """Multiply-accumulates per image: ``metrics.macs`` (every Linear layer, per token) plus the two attention
     products ``q·kᵀ`` and ``att·v`` (``2 · tokens² · heads · head_dim`` per block), which ``metrics.macs`` does not
     see because they have no weights. Softmax, GELU, LayerNorm and additions are not counted. A dense, shape-based
-    count: zeros in a weight matrix cost the same. Introduced in 11_pruning_a_transformer_pytorch.
+    count: zeros in a weight matrix cost the same. Introduced in 10_pruning_a_transformer_pytorch.
     """
     model = _check_vit(model)
     attention = sum(2 * model.tokens**2 * block.attn.n_heads * block.attn.head_dim for block in model.blocks)
@@ -273,7 +273,7 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float | str = 0.5, *, per_row
     """Keep-mask (bool, the shape of ``weight``) that prunes the smallest ``|W|`` of the whole layer, or of each
     output row with ``per_row=True`` (Wanda's comparison group, without Wanda's input norms). For ``"2:4"``
     both keep 2 of every 4 along each row (the groups lie within a row, so ``per_row`` changes nothing).
-    Introduced in 11_pruning_a_transformer_pytorch."""
+    Introduced in 10_pruning_a_transformer_pytorch."""
     sparsity = _check_sparsity(sparsity)
     weight = _check_weight(weight, sparsity)
     return _keep_from_scores(weight.abs(), sparsity, per_row=bool(per_row))
@@ -284,7 +284,7 @@ def wanda_mask(weight: torch.Tensor, x_norm: torch.Tensor, sparsity: float | str
     **each output row** pruned (or 2 of every 4 along each row for ``"2:4"``).
 
     ``x_norm`` has one entry per input feature: the L2 norm of that feature over all calibration tokens
-    (:func:`calibration_inputs` gives ``X``; ``X.norm(dim=0)``). Introduced in 11_pruning_a_transformer_pytorch.
+    (:func:`calibration_inputs` gives ``X``; ``X.norm(dim=0)``). Introduced in 10_pruning_a_transformer_pytorch.
     """
     sparsity = _check_sparsity(sparsity)
     weight = _check_weight(weight, sparsity)
@@ -307,7 +307,7 @@ def random_mask(weight: torch.Tensor, sparsity: float | str = 0.5, *, seed: int 
 
 def two_four_ok(mask: torch.Tensor) -> bool:
     """True if every row of the keep-mask keeps exactly 2 of every 4 consecutive entries (the 2:4 pattern).
-    Introduced in 11_pruning_a_transformer_pytorch."""
+    Introduced in 10_pruning_a_transformer_pytorch."""
     mask = torch.as_tensor(mask)
     if mask.dim() != 2 or mask.shape[1] % 4:
         return False
@@ -319,7 +319,7 @@ def damped_hessian(x: Any, *, damp: float = 0.01) -> torch.Tensor:
     inputs ``x`` of shape ``(n, in_features)``. An input feature that is always 0 gets ``H_jj = 1`` before the
     damping (its weights do nothing, and ``H`` stays invertible). Damping keeps ``H`` invertible and its
     inverse well conditioned; SparseGPT's default is ``damp = 0.01``. Introduced in
-    11_pruning_a_transformer_pytorch."""
+    10_pruning_a_transformer_pytorch."""
     check_positive_number(damp, "damp")
     x = torch.as_tensor(x).detach().double()
     if x.dim() != 2 or x.shape[0] == 0:
@@ -347,7 +347,7 @@ def sparsegpt_prune_layer(
     - ``"2:4"``: when a group of 4 columns is reached, the 2 of every 4 with the smallest saliency in each row,
       computed from the weights as updated so far (Frantar & Alistarh 2023, Algorithm 1).
 
-    ``x`` and the weight are used in float64. Introduced in 11_pruning_a_transformer_pytorch.
+    ``x`` and the weight are used in float64. Introduced in 10_pruning_a_transformer_pytorch.
     """
     sparsity = _check_sparsity(sparsity)
     weight = _check_weight(weight, sparsity)
@@ -390,7 +390,7 @@ def sparsegpt_prune_layer(
 # ----------------------------------------------------------------------------- whole model, one shot
 def prunable_layers(model: TinyViT) -> dict[str, nn.Linear]:
     """``{"blocks.0.attn.q_proj": Linear, …}``: the Linear layers inside the blocks, the ones one-shot pruning
-    touches. Introduced in 11_pruning_a_transformer_pytorch."""
+    touches. Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     return {f"blocks.{i}.{s}": model.get_submodule(f"blocks.{i}.{s}") for i in range(len(model.blocks))
             for s in SUBLAYERS}
@@ -399,7 +399,7 @@ def prunable_layers(model: TinyViT) -> dict[str, nn.Linear]:
 def calibration_inputs(model: TinyViT, x: Any, *, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """The inputs each prunable layer sees for images ``x``: ``{layer name: X}`` with ``X`` of shape
     ``(images · 16 tokens, in_features)`` (float32; forward hooks, eval mode, no gradients).
-    Introduced in 11_pruning_a_transformer_pytorch."""
+    Introduced in 10_pruning_a_transformer_pytorch."""
     layers = prunable_layers(model)
     x = _as_images(x)
     check_int(batch_size, "batch_size", 1)
@@ -431,7 +431,7 @@ def one_shot_prune(
     each layer on its own. The published Wanda and SparseGPT code is sequential instead: it prunes one
     transformer block at a time and feeds the next block the outputs of the blocks already pruned, so that a
     block can make up for the errors of the ones before it. ``seed`` drives the random control only.
-    Introduced in 11_pruning_a_transformer_pytorch.
+    Introduced in 10_pruning_a_transformer_pytorch.
     """
     model = _check_vit(model)
     if method not in METHODS:
@@ -459,7 +459,7 @@ def one_shot_prune(
 def reconstruction_errors(dense: TinyViT, pruned: TinyViT, inputs: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Per prunable layer, the relative layer-wise reconstruction error ``‖WX − ŴX‖_F / ‖WX‖_F`` (a number ≥ 0;
     bias excluded, it is not pruned) for the inputs ``X`` of :func:`calibration_inputs` of the **dense** model —
-    the objective SparseGPT minimizes, layer by layer. Introduced in 11_pruning_a_transformer_pytorch."""
+    the objective SparseGPT minimizes, layer by layer. Introduced in 10_pruning_a_transformer_pytorch."""
     a, b = prunable_layers(dense), prunable_layers(pruned)
     out = {}
     for name, layer in a.items():
@@ -511,7 +511,7 @@ def remove_heads(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
     """A smaller copy with only the attention heads ``keep[block]`` (head indices) in each listed block: the
     rows ``h·head_dim … (h+1)·head_dim − 1`` of ``q_proj``, ``k_proj``, ``v_proj`` and the same columns of
     ``out_proj`` are kept, the rest sliced away. Before fine-tuning it computes what :func:`mask_heads`
-    computes. Introduced in 11_pruning_a_transformer_pytorch."""
+    computes. Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     keep_t = _keep_map(model, keep, "heads", lambda blk: blk.attn.n_heads)
     new = copy.deepcopy(model)
@@ -527,7 +527,7 @@ def remove_heads(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
 def mask_heads(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
     """A copy of the same size in which the heads not in ``keep[block]`` are switched off by zeroing their
     columns of ``out_proj`` (their output no longer reaches the residual stream). Introduced in
-    11_pruning_a_transformer_pytorch."""
+    10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     keep_t = _keep_map(model, keep, "heads", lambda blk: blk.attn.n_heads)
     new = copy.deepcopy(model)
@@ -540,7 +540,7 @@ def mask_heads(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
 
 def remove_ffn_neurons(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
     """A smaller copy keeping only FFN neurons ``keep[block]``: those rows of ``fc1`` (weight and bias) and
-    columns of ``fc2``. Introduced in 11_pruning_a_transformer_pytorch."""
+    columns of ``fc2``. Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     keep_t = _keep_map(model, keep, "FFN neurons", lambda blk: blk.ffn.fc1.out_features)
     new = copy.deepcopy(model)
@@ -552,7 +552,7 @@ def remove_ffn_neurons(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> Tin
 
 def mask_ffn_neurons(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyViT:
     """A copy of the same size with the FFN neurons not in ``keep[block]`` switched off (their ``fc2`` columns
-    zeroed). Introduced in 11_pruning_a_transformer_pytorch."""
+    zeroed). Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     keep_t = _keep_map(model, keep, "FFN neurons", lambda blk: blk.ffn.fc1.out_features)
     new = copy.deepcopy(model)
@@ -565,7 +565,7 @@ def mask_ffn_neurons(model: TinyViT, keep: Mapping[int, Sequence[int]]) -> TinyV
 
 def remove_blocks(model: TinyViT, blocks: Sequence[int]) -> TinyViT:
     """A copy without the listed blocks (indices into ``model.blocks``): the residual stream goes straight on.
-    Introduced in 11_pruning_a_transformer_pytorch."""
+    Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     drop = {int(b) for b in blocks}
     bad = sorted(b for b in drop if not 0 <= b < len(model.blocks))
@@ -591,7 +591,7 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def head_loss_scores(model: TinyViT, x: Any, y: Any) -> np.ndarray:
     """``(blocks, heads)`` array: how much the mean cross-entropy on the calibration images ``(x, y)`` rises
     (in nats) when that one head is masked. A small (or negative) number marks a head the model misses
-    little. Introduced in 11_pruning_a_transformer_pytorch."""
+    little. Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     x, y = _as_images(x), torch.as_tensor(np.asarray(y), dtype=torch.int64)
     if len(y) != len(x):
@@ -604,7 +604,7 @@ def head_loss_scores(model: TinyViT, x: Any, y: Any) -> np.ndarray:
 def ffn_scores(model: TinyViT, x: Any) -> np.ndarray:
     """``(blocks, hidden)`` array: per FFN neuron, mean ``|GELU activation|`` over the calibration tokens times the
     L2 norm of its ``fc2`` column — the typical size of what the neuron adds to the residual stream (a
-    Wanda-like score for a whole neuron). Introduced in 11_pruning_a_transformer_pytorch."""
+    Wanda-like score for a whole neuron). Introduced in 10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     acts: list[torch.Tensor] = []
     handles = [blk.ffn.fc2.register_forward_hook(
@@ -630,7 +630,7 @@ def _loss_free_forward(model: nn.Module, x: torch.Tensor) -> None:
 def block_influence(model: TinyViT, x: Any) -> np.ndarray:
     """ShortGPT's block influence per block: ``1 − mean cos(h_in, h_out)`` over all calibration tokens (the
     residual stream before and after the block). Small: the block changes little. Introduced in
-    11_pruning_a_transformer_pytorch."""
+    10_pruning_a_transformer_pytorch."""
     model = _check_vit(model)
     out: list[float] = []
     handles = [blk.register_forward_hook(lambda _m, inp, o: out.append(
@@ -662,7 +662,7 @@ class CudaSynced(nn.Module):
 
 def semi_structured_unavailable() -> str | None:
     """Why NVIDIA's 2:4 sparse tensor cores cannot be used in this session (a sentence), or ``None`` if they can:
-    they need a CUDA GPU of compute capability 8.0 or newer. Introduced in 11_pruning_a_transformer_pytorch."""
+    they need a CUDA GPU of compute capability 8.0 or newer. Introduced in 10_pruning_a_transformer_pytorch."""
     if not torch.cuda.is_available():
         return "no CUDA GPU in this session"
     cc = torch.cuda.get_device_capability()
@@ -697,7 +697,7 @@ def two_four_gpu_race(
     (``"dense"`` is the reference, ``race.speedup("2:4")`` the gain). ``dtype``: float16 or bfloat16, what the
     default cuSPARSELt backend takes (float32 needs PyTorch's CUTLASS backend). Raises ``RuntimeError`` with
     :func:`semi_structured_unavailable`'s reason where the kernels cannot run. Introduced in
-    11_pruning_a_transformer_pytorch."""
+    10_pruning_a_transformer_pytorch."""
     why = semi_structured_unavailable()
     if why:
         raise RuntimeError(f"2:4 sparse tensor cores cannot run here: {why}")

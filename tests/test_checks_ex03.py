@@ -1,147 +1,219 @@
-"""Checkers of 03_weight_pruning_tensorflow accept the reference solutions and reject plausible mistakes."""
+"""The exercise checkers of 03_regularization_and_early_stopping_pytorch accept the reference
+solutions and reject plausible wrong answers."""
 from __future__ import annotations
 
+import copy
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-import course_utils  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+from course_utils import pruning_torch as pt
 from course_utils.checks import ex03
 from course_utils.checks._common import verdict
 
-tfmot = pytest.importorskip("tensorflow_model_optimization")
+
+# --------------------------------------------------------------------------- free_sparsity
+def _linear(model):
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-# ----------------------------------------------------------------------------- exercise 1
-def end_ok(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    last = (epochs - tail_epochs) * math.ceil(n_images / batch_size)
-    return begin_step + (last - begin_step) // frequency * frequency
+def _global_copy(model, amount):
+    """A copy with the round(amount * n) smallest |w| of all Linear weights (one ranking) set to zero."""
+    out = copy.deepcopy(model)
+    flat = torch.cat([m.weight.detach().abs().flatten() for m in _linear(out)])
+    k = int(round(amount * flat.numel()))
+    if k:
+        drop = torch.argsort(flat, stable=True)[:k]
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        keep[drop] = False
+        start = 0
+        with torch.no_grad():
+            for m in _linear(out):
+                n = m.weight.numel()
+                m.weight.mul_(keep[start:start + n].reshape(m.weight.shape))
+                start += n
+    return out
 
 
-def end_epochs(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    return epochs - tail_epochs  # epochs, not steps
+def _acc(model, val):
+    with torch.no_grad():
+        return float((model(torch.as_tensor(val[0])).argmax(1).numpy() == val[1]).mean())
 
 
-def end_floor(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    last = (epochs - tail_epochs) * (n_images // batch_size)  # drops the short last batch
-    return begin_step + (last - begin_step) // frequency * frequency
+def _by_rule(layerwise=False, from_100=False, first_failure=False, in_place=False):
+    def fn(model, val, amounts, max_drop):
+        dense = 1.0 if from_100 else _acc(model, val)
+        best = 0.0
+        for a in amounts:
+            if in_place:
+                pt.global_prune(model, a)
+                m = model
+            elif layerwise:
+                m = copy.deepcopy(model)
+                pt.layerwise_prune(m, a)
+            else:
+                m = _global_copy(model, a)
+            if dense - _acc(m, val) <= max_drop + 1e-9:
+                best = max(best, float(a))
+            elif first_failure:
+                break
+        return best
+    return fn
 
 
-def end_not_multiple(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    return (epochs - tail_epochs) * math.ceil(n_images / batch_size)  # not rounded to the frequency
-
-
-def end_no_tail(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    last = epochs * math.ceil(n_images / batch_size)
-    return begin_step + (last - begin_step) // frequency * frequency
-
-
-def end_from_zero(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0):
-    last = (epochs - tail_epochs) * math.ceil(n_images / batch_size)
-    return last // frequency * frequency  # multiple of frequency from 0, not from begin_step
-
-
-def end_todo(*args, **kwargs):
-    raise NotImplementedError
-
-
-def test_pruning_end_step(capsys):
-    assert ex03.pruning_end_step(end_ok)
+def test_free_sparsity_accepts_reference_and_a_simple_solution(capsys):
+    assert ex03.free_sparsity(ex03.reference_free_sparsity)
+    assert ex03.free_sparsity(_by_rule())
     assert "✓" in capsys.readouterr().out
-    for wrong, words in [(end_epochs, "batches"), (end_floor, "short batch"), (end_not_multiple, "multiple"),
-                         (end_no_tail, "tail"), (end_from_zero, "multiple")]:
-        assert verdict(ex03.pruning_end_step, wrong) is False, wrong.__name__
-        out = capsys.readouterr().out
-        assert "✗" in out and "Hint" in out and words in out, (wrong.__name__, out)
-    assert ex03.pruning_end_step(end_todo) is None  # the learner edition's placeholder: not attempted, no error
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_by_rule(layerwise=True), "layer-wise"),
+    (_by_rule(from_100=True), "not from 100 %"),
+    (_by_rule(in_place=True), "changed the model"),
+    (lambda model, val, amounts, max_drop: 95.0, "fraction 0-1"),
+    (lambda model, val, amounts, max_drop: 0.123, "one of the amounts"),
+])
+def test_free_sparsity_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex03.free_sparsity, wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out, out
+
+
+def test_free_sparsity_reports_placeholders_and_non_callables(capsys):
+    def todo(model, val, amounts, max_drop):
+        raise NotImplementedError
+
+    assert ex03.free_sparsity(todo) is None  # the learner edition's placeholder: not attempted, no error
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex03.pruning_end_step, lambda *a, **k: "late") is False
-    assert ex03.pruning_end_step(lambda *a, **k: float(end_ok(*a, **k)))  # 880.0 is a step number too
+    assert verdict(ex03.free_sparsity, 42) is False
+    assert "pass your function itself" in capsys.readouterr().out
 
 
-def test_reference_end_step_reproduces_the_snippet_numbers():
-    # the notebook's snippet: 3,500 images, batch 32, 5 epochs, frequency 100, the last epoch fine-tunes
-    assert ex03.reference_pruning_end_step(3500, 32, 5, 100, tail_epochs=1) == 400
-    assert ex03.reference_pruning_end_step(3500, 32, 5, 100, tail_epochs=0) == 500
+def test_reference_free_sparsity_leaves_the_model_alone_and_is_monotone_in_max_drop():
+    from course_utils.models_torch import mlp
+    model = mlp((16, 8), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).argmax(1).numpy()
+    before = [m.weight.detach().clone() for m in _linear(model)]
+    amounts = [0.2, 0.5, 0.8, 0.95]
+    loose = ex03.reference_free_sparsity(model, (x, y), amounts, 0.5)
+    strict = ex03.reference_free_sparsity(model, (x, y), amounts, 0.0)
+    assert all(torch.equal(a, m.weight) for a, m in zip(before, _linear(model)))
+    assert loose in amounts and strict in [0.0, *amounts] and loose >= strict
 
 
-# ----------------------------------------------------------------------------- exercise 2
-def clone_ok(names, schedule):
-    def fn(layer):
-        if layer.name in names:
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-        return layer
-
-    return fn
-
-
-def clone_all_dense(names, schedule):
-    from course_utils.env import load_tensorflow
-
-    _, keras = load_tensorflow()
-
-    def fn(layer):
-        if isinstance(layer, keras.layers.Dense):
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-        return layer
-
-    return fn
-
-
-def clone_default_schedule(names, schedule):
-    def fn(layer):
-        if layer.name in names:
-            return tfmot.sparsity.keras.prune_low_magnitude(layer)
-        return layer
-
-    return fn
-
-
-def test_clone_function(capsys):
-    assert ex03.clone_function(clone_ok)
+# --------------------------------------------------------------------------- l1_fate (Exercise 3)
+def test_l1_fate_accepts_reference_and_a_variant(capsys):
+    assert ex03.l1_fate(ex03.reference_l1_fate)
+    # a variant: count whole steps with integer arithmetic on the ratio, return a numpy int and a list
+    assert ex03.l1_fate(lambda w0, lr, lam: [np.int64(-(-abs(w0) // (lr * lam))), lr * lam])
     assert "✓" in capsys.readouterr().out
-    assert verdict(ex03.clone_function, clone_all_dense) is False
-    assert "wraps" in capsys.readouterr().out
-    assert verdict(ex03.clone_function, clone_default_schedule) is False
-    assert "schedule" in capsys.readouterr().out
-    assert verdict(ex03.clone_function, lambda names, schedule: None) is False
-    assert verdict(ex03.clone_function, lambda names, schedule: (lambda layer: None)) is False
 
 
-# ----------------------------------------------------------------------------- exercise 3
-def global_ok(kernels, sparsity):
-    flat = np.concatenate([np.abs(np.asarray(w)).ravel() for w in kernels.values()])
-    k = int(round(sparsity * flat.size))
-    thr = np.sort(flat)[k - 1] if k else -np.inf
-    return {n: float(np.mean(np.abs(w) <= thr)) for n, w in kernels.items()}
+def test_reference_l1_fate_matches_torch_sgd():
+    """The prediction is what torch.optim.SGD does to a weight on lam*|w| alone (float32)."""
+    for w0, lr, lam in ((0.01, 0.05, 3e-4), (-0.00437, 0.1, 1e-3)):
+        k, bound = ex03.reference_l1_fate(w0, lr, lam)
+        w = nn.Parameter(torch.tensor([w0]))
+        sgd = torch.optim.SGD([w], lr=lr)
+        path = []
+        for _ in range(k + 50):
+            sgd.zero_grad()
+            (lam * w.abs().sum()).backward()
+            sgd.step()
+            path.append(w.detach().item())
+        path = np.array(path)
+        first = int(np.argmax(np.sign(path) != np.sign(w0))) + 1
+        assert first == k and np.abs(path[first:]).max() <= bound * (1 + 4 * 2.0 ** -24)
 
 
-def global_layerwise(kernels, sparsity):
-    return {n: sparsity for n in kernels}
+def test_reference_near_zero_fraction_pools_the_layers():
+    w = {"big": np.r_[np.zeros(90), np.ones(10)], "small": -np.ones(10)}
+    assert ex03.reference_near_zero_fraction(w, 0.5) == pytest.approx(90 / 110)
 
 
-def global_signed(kernels, sparsity):
-    flat = np.concatenate([np.asarray(w).ravel() for w in kernels.values()])
-    k = int(round(sparsity * flat.size))
-    thr = np.sort(flat)[k - 1] if k else -np.inf
-    return {n: float(np.mean(w <= thr)) for n, w in kernels.items()}
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda w0, lr, lam: (math.floor(abs(w0) / (lr * lam)), lr * lam), "still on its own side"),
+    (lambda w0, lr, lam: (math.ceil(w0 / (lr * lam)), lr * lam), "either side"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (2 * lr * lam)), 2 * lr * lam), "2λw"),
+    (lambda w0, lr, lam: (None, 0.0), "L2"),
+    (lambda w0, lr, lam: (math.inf, 0.0), "L2"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 0.0), "stop at 0"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), lr * lam / 2), "whatever w0"),
+    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 2 * lr * lam), "2λw"),
+    (lambda w0, lr, lam: (abs(w0) / (lr * lam), lr * lam), "whole number"),
+    (lambda w0, lr, lam: math.ceil(abs(w0) / (lr * lam)), "pair"),
+])
+def test_l1_fate_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex03.l1_fate, wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out
 
 
-def test_global_layer_sparsity(capsys):
-    assert ex03.global_layer_sparsity(global_ok)
+# --------------------------------------------------------------------------- early_stopping_epoch
+def test_early_stopping_epoch_accepts_reference(capsys):
+    assert ex03.early_stopping_epoch(ex03.reference_early_stopping_epoch)
     assert "✓" in capsys.readouterr().out
-    assert verdict(ex03.global_layer_sparsity, global_layerwise) is False
-    assert "layer-wise" in capsys.readouterr().out
-    assert verdict(ex03.global_layer_sparsity, global_signed) is False
-    assert "np.abs" in capsys.readouterr().out
-    assert verdict(ex03.global_layer_sparsity, lambda kernels, s: [s]) is False
 
 
-def test_references_pass_their_checkers():
-    """The "Stuck?" lines of the notebook load these; each must pass its own checker."""
-    assert ex03.pruning_end_step(ex03.reference_pruning_end_step)
-    assert ex03.clone_function(ex03.reference_make_clone_function)
-    assert ex03.global_layer_sparsity(ex03.reference_global_layer_sparsity)
-    assert not {"reference_pruning_end_step", "reference_make_clone_function",
-                "reference_global_layer_sparsity"} & set(ex03.__all__)
+def _argmin_plus_one(losses, patience):
+    return int(np.argmin(losses)) + 1
+
+
+def _zero_based(losses, patience):
+    return ex03.reference_early_stopping_epoch(losses, patience) - 1
+
+
+def _off_by_one_patience(losses, patience):
+    return ex03.reference_early_stopping_epoch(losses, max(1, patience - 1))
+
+
+def _ties_improve(losses, patience):
+    best_epoch, best, waited = 0, math.inf, 0
+    for epoch, loss in enumerate(losses, start=1):
+        if loss <= best:
+            best_epoch, best, waited = epoch, loss, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    return best_epoch
+
+
+def _returns_stop_epoch(losses, patience):
+    best = ex03.reference_early_stopping_epoch(losses, patience)
+    return min(len(losses), best + patience)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_argmin_plus_one, "argmin"),
+    (_zero_based, "numbered from 1"),
+    (_off_by_one_patience, ""),
+    (_ties_improve, ""),
+    (_returns_stop_epoch, ""),
+    (lambda losses, patience: float(ex03.reference_early_stopping_epoch(losses, patience)), "int"),
+])
+def test_early_stopping_epoch_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex03.early_stopping_epoch, wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out
+
+
+def test_reference_early_stopping_epoch_examples():
+    ref = ex03.reference_early_stopping_epoch
+    assert ref([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 3) == 2
+    assert ref([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 4) == 6
+    assert ref([0.9, 0.7, 0.6], 1) == 3
+
+
+def test_checkers_do_not_import_tensorflow():
+    code = "import sys, course_utils.checks.ex03; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,159 +1,149 @@
-"""The exercise checkers of 05_neuron_pruning_tensorflow accept the reference solutions and reject plausible wrong
-answers. Importing the checks imports no framework; the Taylor checker imports TensorFlow when it runs."""
+"""Exercise checkers of 05_structured_pruning_pytorch accept the reference solutions and reject plausible mistakes."""
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+import torch
 
 from course_utils.checks import ex05
 from course_utils.checks._common import verdict
 
-
-# --------------------------------------------------------------------------- taylor_scores
-def _tf():
-    from course_utils.env import load_tensorflow
-
-    return load_tensorflow()
+tp = pytest.importorskip("torch_pruning")
 
 
-def _learner_taylor(mistake=None):
-    """A learner's Taylor score written with GradientTape, right (None) or with a typical mistake."""
-    tf, keras = _tf()
-
-    def taylor(model, layer, x, y):
-        probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
-        with tf.GradientTape() as tape:
-            a, logits = probe(x, training=False)
-            per_image = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            loss = tf.reduce_mean(per_image)  # the mean: a positive factor 1/N, ranks the same
-        ag = (a * tape.gradient(loss, a)).numpy()
-        if mistake == "abs_after_mean":
-            return np.abs(ag.mean(0))
-        if mistake == "no_abs":
-            return ag.mean(0)
-        if mistake == "activation_only":
-            return a.numpy().mean(0)
-        if mistake == "per_image":
-            return np.abs(ag)
-        return np.abs(ag).mean(0)
-
-    return taylor
+# ----------------------------------------------------------------------------- exercise 1: L1 filter ranking
+def keep_ref(weight, amount):
+    l1 = weight.abs().flatten(1).sum(dim=1)
+    n_remove = round(amount * weight.shape[0])
+    return torch.sort(torch.argsort(l1)[n_remove:]).values
 
 
-def test_taylor_scores_accepts_reference_and_a_mean_loss_variant(capsys):
-    assert ex05.taylor_scores(ex05.reference_taylor_scores) is True
-    assert ex05.taylor_scores(_learner_taylor()) is True
-    out = capsys.readouterr().out
-    assert out.count("✓") == 2 and "hidden check" in out
+def test_filters_accepts_reference(capsys):
+    assert ex05.filters_to_keep(keep_ref) is True
+    assert "✓" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake, words", [
-    ("abs_after_mean", "after averaging"),
-    ("no_abs", "without the absolute value"),
-    ("activation_only", "mean activation"),
-    ("per_image", "one score per unit"),
-])
-def test_taylor_scores_rejects_mistakes(mistake, words, capsys):
-    assert verdict(ex05.taylor_scores, _learner_taylor(mistake)) is False
-    out = capsys.readouterr().out
-    assert "✗" in out and words in out, out
+def test_filters_accepts_unsorted_numpy():
+    assert ex05.filters_to_keep(lambda w, a: keep_ref(w, a).numpy()[::-1].copy())
 
 
-def test_taylor_scores_rejects_a_random_ranking_and_a_non_array(capsys):
-    assert verdict(ex05.taylor_scores, lambda model, layer, x, y: np.random.default_rng(0).random(
-        model.get_layer(layer).units)) is False
-    assert "✗" in capsys.readouterr().out
-    assert verdict(ex05.taylor_scores, lambda model, layer, x, y: "scores") is False
-    assert verdict(ex05.taylor_scores, "taylor_scores") is False
+def test_filters_rejects_l2_ranking(capsys):
+    def l2(weight, amount):
+        n_remove = round(amount * weight.shape[0])
+        return torch.sort(torch.argsort(weight.flatten(1).norm(dim=1))[n_remove:]).values
+
+    assert verdict(ex05.filters_to_keep, l2) is False
+    assert "L2 ranking" in capsys.readouterr().out
 
 
-def test_taylor_scores_rejects_training_the_model(capsys):
-    tf, keras = _tf()
+def test_filters_rejects_keeping_the_smallest(capsys):
+    def smallest(weight, amount):
+        n_keep = weight.shape[0] - round(amount * weight.shape[0])
+        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_keep]
 
-    def trains(model, layer, x, y):
-        scores = ex05.reference_taylor_scores(model, layer, x, y)
-        model.get_layer("fc3").bias.assign_add(tf.ones_like(model.get_layer("fc3").bias))
-        return scores
-
-    try:
-        assert verdict(ex05.taylor_scores, trains) is False
-        assert "changed the model" in capsys.readouterr().out
-    finally:
-        ex05._trained_case.cache_clear()  # the case model was changed: rebuild it for later tests
+    assert verdict(ex05.filters_to_keep, smallest) is False
+    assert "SMALLEST" in capsys.readouterr().out
 
 
-def test_taylor_scores_placeholder_is_not_attempted(capsys):
-    def todo(model, layer, x, y):
-        raise NotImplementedError
+def test_filters_rejects_truncation(capsys):
+    def truncating(weight, amount):
+        n_remove = int(amount * weight.shape[0])
+        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[n_remove:]
 
-    assert ex05.taylor_scores(todo) is None
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_reference_taylor_scores_is_the_mean_of_abs_a_times_grad():
-    tf, keras = _tf()
-    from course_utils import models_tf
-
-    model = models_tf.mlp(hidden=(6, 4), seed=2)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((30, 28, 28)).astype(np.float32), rng.integers(0, 10, 30)
-    got = ex05.reference_taylor_scores(model, "fc1", x, y, batch_size=7)  # batches must not change the result
-    want = ex05.reference_taylor_scores(model, "fc1", x, y, batch_size=30)
-    assert got.shape == (6,) and np.allclose(got, want, rtol=1e-5) and (got >= 0).all()
+    assert verdict(ex05.filters_to_keep, truncating) is False
+    assert "round(amount * n)" in capsys.readouterr().out
 
 
-# --------------------------------------------------------------------------- fewest_units_for_budget
-def _brute(sizes, budget):
-    n_in, h1, h2, n_out = sizes
-    plans = [(r1, r2) for r1 in range(h1) for r2 in range(h2)
-             if n_in * (h1 - r1) + (h1 - r1) * (h2 - r2) + (h2 - r2) * n_out <= budget]
-    return min(plans, key=lambda p: (p[0] + p[1], p[0]))
+def test_filters_rejects_returning_removed(capsys):
+    def removed(weight, amount):
+        n_remove = round(amount * weight.shape[0])
+        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_remove]
+
+    assert verdict(ex05.filters_to_keep, removed) is False
 
 
-def test_fewest_units_accepts_reference_and_brute_force(capsys):
-    assert ex05.fewest_units_for_budget(ex05.reference_fewest_units_for_budget) is True
-    assert ex05.fewest_units_for_budget(_brute) is True
-    assert capsys.readouterr().out.count("✓") == 2
-    assert ex05.reference_fewest_units_for_budget((784, 300, 100, 10), 133_100) == (151, 0)
-    for sizes, budget, _ in ex05._BUDGET_CASES:
-        assert ex05.reference_fewest_units_for_budget(sizes, budget) == _brute(sizes, budget)
+# ----------------------------------------------------------------------------- exercise 2: fc columns
+def columns_ref(keep_channels, spatial):
+    keep = torch.sort(torch.as_tensor(keep_channels)).values
+    return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda sizes, budget: (0, sizes[2] - 1), "above the budget"),  # only the cheap-looking layer
-    (lambda sizes, budget: (sizes[1] - 1, sizes[2] - 1), "meets the budget with"),  # removes far too many
-    (lambda sizes, budget: 151, "pair"),
-    (lambda sizes, budget: (151.5, 0), "pair"),
-    (lambda sizes, budget: (sizes[1], 0), "at least one"),
-])
-def test_fewest_units_rejects_wrong_plans(wrong, words, capsys):
-    assert verdict(ex05.fewest_units_for_budget, wrong) is False
-    out = capsys.readouterr().out
-    assert "✗" in out and words in out, out
+def test_columns_accepts_reference():
+    assert ex05.fc_columns(columns_ref) is True
+    assert ex05.fc_columns(lambda k, s: columns_ref(k, s).tolist())
 
 
-def test_fewest_units_rejects_the_same_fraction_plan(capsys):
-    def same_fraction(sizes, budget):  # the plan the notebook used so far: same fraction from both layers
-        n_in, h1, h2, n_out = sizes
-        for a in np.arange(0, 1, 0.01):
-            k1, k2 = max(1, round(h1 * (1 - a))), max(1, round(h2 * (1 - a)))
-            if n_in * k1 + k1 * k2 + k2 * n_out <= budget:
-                return h1 - k1, h2 - k2
-        return h1 - 1, h2 - 1
+def test_columns_rejects_nhwc_order(capsys):
+    def nhwc(keep_channels, spatial):
+        keep = sorted(torch.as_tensor(keep_channels).tolist())
+        n = max(keep) + 1
+        return np.array([p * n + c for p in range(spatial) for c in keep])
 
-    assert verdict(ex05.fewest_units_for_budget, same_fraction) is False
-    assert "carries" in capsys.readouterr().out  # the hint: what one unit of each layer costs
+    assert verdict(ex05.fc_columns, nhwc) is False
+    assert "NCHW" in capsys.readouterr().out
 
 
-def test_reference_fewest_units_reports_an_impossible_budget():
-    with pytest.raises(ValueError, match="no plan"):
-        ex05.reference_fewest_units_for_budget((784, 300, 100, 10), 500)
+def test_columns_rejects_one_column_per_channel(capsys):
+    assert verdict(ex05.fc_columns, lambda k, s: torch.as_tensor(k) * s) is False
+    assert "owns" in capsys.readouterr().out
 
 
-def test_ex05_imports_no_framework():
-    code = "import sys; import course_utils.checks.ex05; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False False"
+def test_columns_rejects_unsorted_channels(capsys):
+    def unsorted(keep_channels, spatial):
+        keep = torch.as_tensor(keep_channels)
+        return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
+
+    assert verdict(ex05.fc_columns, unsorted) is False
+    assert "wrong order" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- exercise 3: dependency groups
+def coupled_ref(model, layer_name, example_input):
+    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
+    group = dg.get_pruning_group(model.get_submodule(layer_name), tp.prune_conv_out_channels, idxs=[0])
+    names = {m: n for n, m in model.named_modules()}
+    return sorted({names[dep.target.module] for dep, _ in group if dep.target.module in names})
+
+
+def test_coupled_accepts_reference():
+    assert ex05.coupled_layers(coupled_ref) is True
+
+
+def test_coupled_rejects_the_layer_alone(capsys):
+    assert verdict(ex05.coupled_layers, lambda model, name, x: [name]) is False
+    assert "more than the layer itself" in capsys.readouterr().out
+
+
+def test_coupled_rejects_next_layer_guess():
+    def next_only(model, name, x):
+        names = [n for n, _ in model.named_children()]
+        return [name, names[names.index(name) + 1]]
+
+    assert verdict(ex05.coupled_layers, next_only) is False
+
+
+def test_coupled_rejects_pruning_the_model(capsys):
+    def prunes(model, name, x):
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=x)
+        group = dg.get_pruning_group(model.get_submodule(name), tp.prune_conv_out_channels, idxs=[0])
+        group.prune()
+        return coupled_ref(model, name, x)
+
+    assert verdict(ex05.coupled_layers, prunes) is False
+    assert "pruned the model" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- reference solutions
+def test_references_pass_their_checkers():
+    assert ex05.filters_to_keep(ex05.reference_filters_to_keep) is True
+    assert ex05.fc_columns(ex05.reference_fc_columns) is True
+    assert ex05.coupled_layers(ex05.reference_coupled_layers) is True
+
+
+def test_reference_filters_to_keep_matches_surgery_keep_indices():
+    from course_utils import surgery_torch
+
+    w = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 3, 3, 3)).astype(np.float32))
+    for amount in (0.25, 0.5, 0.625):
+        np.testing.assert_array_equal(ex05.reference_filters_to_keep(w, amount).numpy(),
+                                      surgery_torch.keep_indices(w.abs().flatten(1).sum(dim=1), amount))

@@ -1,149 +1,122 @@
-"""Exercise checkers of 06_structured_pruning_pytorch accept the reference solutions and reject plausible mistakes."""
+"""The self-checks of 06_measuring_what_pruning_buys_pytorch accept the reference solutions and reject plausible
+mistakes."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 
+from course_utils import metrics
 from course_utils.checks import ex06
 from course_utils.checks._common import verdict
 
-tp = pytest.importorskip("torch_pruning")
+
+# ----------------------------------------------------------------------------- reference solutions
+def csr_bytes_ref(matrix, index_bytes=4, value_bytes=4):
+    nnz = int(np.count_nonzero(matrix))
+    return nnz * (value_bytes + index_bytes) + (matrix.shape[0] + 1) * index_bytes
 
 
-# ----------------------------------------------------------------------------- exercise 1: L1 filter ranking
-def keep_ref(weight, amount):
-    l1 = weight.abs().flatten(1).sum(dim=1)
-    n_remove = round(amount * weight.shape[0])
-    return torch.sort(torch.argsort(l1)[n_remove:]).values
+def break_even_ref(rows, cols, value_bytes=4, index_bytes=4):
+    nnz = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (value_bytes + index_bytes)
+    return 1 - nnz / (rows * cols)
 
 
-def test_filters_accepts_reference(capsys):
-    assert ex06.filters_to_keep(keep_ref) is True
+def speedup_ref(dense_model, pruned_model, input_shape):
+    before = metrics.macs(dense_model, input_shape)
+    sparsity = metrics.layer_sparsity(pruned_model)
+    after = sum(m * (1 - sparsity[name]) for name, m in metrics.layer_macs(pruned_model, input_shape).items())
+    return before / after
+
+
+# ----------------------------------------------------------------------------- accept
+def test_csr_bytes_accepts_reference(capsys):
+    assert ex06.csr_bytes(csr_bytes_ref) is True
     assert "✓" in capsys.readouterr().out
 
 
-def test_filters_accepts_unsorted_numpy():
-    assert ex06.filters_to_keep(lambda w, a: keep_ref(w, a).numpy()[::-1].copy())
+def test_csr_storage_break_even_accepts_reference():
+    assert ex06.csr_storage_break_even(break_even_ref) is True
 
 
-def test_filters_rejects_l2_ranking(capsys):
-    def l2(weight, amount):
-        n_remove = round(amount * weight.shape[0])
-        return torch.sort(torch.argsort(weight.flatten(1).norm(dim=1))[n_remove:]).values
-
-    assert verdict(ex06.filters_to_keep, l2) is False
-    assert "L2 ranking" in capsys.readouterr().out
+def test_theoretical_speedup_accepts_reference():
+    assert ex06.theoretical_speedup(speedup_ref) is True
 
 
-def test_filters_rejects_keeping_the_smallest(capsys):
-    def smallest(weight, amount):
-        n_keep = weight.shape[0] - round(amount * weight.shape[0])
-        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_keep]
+def test_the_notebook_helper_passes_too():
+    from course_utils import sparse_bench as sb
 
-    assert verdict(ex06.filters_to_keep, smallest) is False
-    assert "SMALLEST" in capsys.readouterr().out
+    def via_helper(dense_model, pruned_model, input_shape):
+        return metrics.macs(dense_model, input_shape) / sb.nonzero_macs(pruned_model, input_shape)
 
-
-def test_filters_rejects_truncation(capsys):
-    def truncating(weight, amount):
-        n_remove = int(amount * weight.shape[0])
-        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[n_remove:]
-
-    assert verdict(ex06.filters_to_keep, truncating) is False
-    assert "round(amount * n)" in capsys.readouterr().out
+    assert ex06.theoretical_speedup(via_helper) is True
 
 
-def test_filters_rejects_returning_removed(capsys):
-    def removed(weight, amount):
-        n_remove = round(amount * weight.shape[0])
-        return torch.argsort(weight.abs().flatten(1).sum(dim=1))[:n_remove]
-
-    assert verdict(ex06.filters_to_keep, removed) is False
-
-
-# ----------------------------------------------------------------------------- exercise 2: fc columns
-def columns_ref(keep_channels, spatial):
-    keep = torch.sort(torch.as_tensor(keep_channels)).values
-    return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
+def test_the_references_pass_their_checkers():
+    assert ex06.csr_bytes(ex06.reference_csr_bytes) is True
+    assert ex06.csr_storage_break_even(ex06.reference_csr_storage_break_even) is True
+    assert ex06.theoretical_speedup(ex06.reference_theoretical_speedup) is True
+    assert "reference_csr_bytes" not in ex06.__all__
 
 
-def test_columns_accepts_reference():
-    assert ex06.fc_columns(columns_ref) is True
-    assert ex06.fc_columns(lambda k, s: columns_ref(k, s).tolist())
+def test_reference_csr_bytes_matches_scipy():
+    import scipy.sparse
+
+    from course_utils import sparse_bench as sb
+
+    w = sb.random_sparse_matrix(30, 40, 0.8, seed=5)
+    assert ex06.reference_csr_bytes(w) == sb.storage_nbytes(scipy.sparse.csr_matrix(w))
 
 
-def test_columns_rejects_nhwc_order(capsys):
-    def nhwc(keep_channels, spatial):
-        keep = sorted(torch.as_tensor(keep_channels).tolist())
-        n = max(keep) + 1
-        return np.array([p * n + c for p in range(spatial) for c in keep])
-
-    assert verdict(ex06.fc_columns, nhwc) is False
-    assert "NCHW" in capsys.readouterr().out
+# ----------------------------------------------------------------------------- reject
+def test_csr_bytes_rejects_nonzeros_times_four(capsys):
+    values_only = lambda m, index_bytes=4, value_bytes=4: int(np.count_nonzero(m)) * value_bytes  # noqa: E731
+    assert verdict(ex06.csr_bytes, values_only) is False
+    assert "anchors' mistake" in capsys.readouterr().out
 
 
-def test_columns_rejects_one_column_per_channel(capsys):
-    assert verdict(ex06.fc_columns, lambda k, s: torch.as_tensor(k) * s) is False
-    assert "owns" in capsys.readouterr().out
+def test_csr_bytes_rejects_rows_instead_of_rows_plus_one(capsys):
+    def off_by_one(m, index_bytes=4, value_bytes=4):
+        nnz = int(np.count_nonzero(m))
+        return nnz * (value_bytes + index_bytes) + m.shape[0] * index_bytes
+
+    assert verdict(ex06.csr_bytes, off_by_one) is False
+    assert "rows + 1" in capsys.readouterr().out
 
 
-def test_columns_rejects_unsorted_channels(capsys):
-    def unsorted(keep_channels, spatial):
-        keep = torch.as_tensor(keep_channels)
-        return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
+def test_csr_bytes_survives_a_crashing_function(capsys):
+    def broken(m, index_bytes=4, value_bytes=4):
+        raise RuntimeError("boom")
 
-    assert verdict(ex06.fc_columns, unsorted) is False
-    assert "wrong order" in capsys.readouterr().out
-
-
-# ----------------------------------------------------------------------------- exercise 3: dependency groups
-def coupled_ref(model, layer_name, example_input):
-    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
-    group = dg.get_pruning_group(model.get_submodule(layer_name), tp.prune_conv_out_channels, idxs=[0])
-    names = {m: n for n, m in model.named_modules()}
-    return sorted({names[dep.target.module] for dep, _ in group if dep.target.module in names})
+    assert verdict(ex06.csr_bytes, broken) is False
+    assert "boom" in capsys.readouterr().out
+    assert verdict(ex06.csr_bytes, "not a function") is False
 
 
-def test_coupled_accepts_reference():
-    assert ex06.coupled_layers(coupled_ref) is True
+def test_csr_storage_break_even_rejects_density_and_half(capsys):
+    assert verdict(ex06.csr_storage_break_even, lambda r, c, value_bytes=4, index_bytes=4:
+                   1 - break_even_ref(r, c, value_bytes, index_bytes)) is False
+    assert "density" in capsys.readouterr().out
+    assert verdict(ex06.csr_storage_break_even, lambda r, c, value_bytes=4, index_bytes=4:
+                   index_bytes / (value_bytes + index_bytes)) is False
+    assert "row pointers" in capsys.readouterr().out
 
 
-def test_coupled_rejects_the_layer_alone(capsys):
-    assert verdict(ex06.coupled_layers, lambda model, name, x: [name]) is False
-    assert "more than the layer itself" in capsys.readouterr().out
+def test_theoretical_speedup_rejects_compression_ratio(capsys):
+    def params_ratio(dense_model, pruned_model, input_shape):
+        return metrics.count_params(dense_model) / metrics.count_nonzero(pruned_model)
+
+    assert verdict(ex06.theoretical_speedup, params_ratio) is False
+    assert "compression ratio" in capsys.readouterr().out
 
 
-def test_coupled_rejects_next_layer_guess():
-    def next_only(model, name, x):
-        names = [n for n, _ in model.named_children()]
-        return [name, names[names.index(name) + 1]]
+def test_theoretical_speedup_rejects_dense_macs_ratio(capsys):
+    def dense_ratio(dense_model, pruned_model, input_shape):
+        return metrics.macs(dense_model, input_shape) / metrics.macs(pruned_model, input_shape)
 
-    assert verdict(ex06.coupled_layers, next_only) is False
-
-
-def test_coupled_rejects_pruning_the_model(capsys):
-    def prunes(model, name, x):
-        dg = tp.DependencyGraph().build_dependency(model, example_inputs=x)
-        group = dg.get_pruning_group(model.get_submodule(name), tp.prune_conv_out_channels, idxs=[0])
-        group.prune()
-        return coupled_ref(model, name, x)
-
-    assert verdict(ex06.coupled_layers, prunes) is False
-    assert "pruned the model" in capsys.readouterr().out
+    assert verdict(ex06.theoretical_speedup, dense_ratio) is False
+    assert "dense shapes" in capsys.readouterr().out
 
 
-# ----------------------------------------------------------------------------- reference solutions
-def test_references_pass_their_checkers():
-    assert ex06.filters_to_keep(ex06.reference_filters_to_keep) is True
-    assert ex06.fc_columns(ex06.reference_fc_columns) is True
-    assert ex06.coupled_layers(ex06.reference_coupled_layers) is True
+def test_lazy_lookup_through_the_package():
+    from course_utils import checks
 
-
-def test_reference_filters_to_keep_matches_surgery_keep_indices():
-    from course_utils import surgery_torch
-
-    w = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 3, 3, 3)).astype(np.float32))
-    for amount in (0.25, 0.5, 0.625):
-        np.testing.assert_array_equal(ex06.reference_filters_to_keep(w, amount).numpy(),
-                                      surgery_torch.keep_indices(w.abs().flatten(1).sum(dim=1), amount))
+    assert checks.ex06_csr_bytes is ex06.csr_bytes

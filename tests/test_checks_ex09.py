@@ -1,219 +1,155 @@
-"""The exercise checkers of 09_pruning_regularization_and_early_stopping_pytorch accept the reference
-solutions and reject plausible wrong answers."""
+"""The self-checks of 09_shipping_a_pruned_model_pytorch accept the reference solutions and reject plausible
+mistakes."""
 from __future__ import annotations
 
 import copy
-import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from torch.nn.utils import prune
 
-from course_utils import pruning_torch as pt
+from course_utils import metrics, models_torch
 from course_utils.checks import ex09
 from course_utils.checks._common import verdict
 
 
-# --------------------------------------------------------------------------- free_sparsity
-def _linear(model):
-    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+# ----------------------------------------------------------------------------- exercise 1
+def by_prune_remove(model):
+    clean = copy.deepcopy(model)
+    for module in clean.modules():
+        for name, _ in list(module.named_buffers(recurse=False)):
+            if name.endswith("_mask"):
+                prune.remove(module, name[: -len("_mask")])
+    return clean.state_dict()
 
 
-def _global_copy(model, amount):
-    """A copy with the round(amount * n) smallest |w| of all Linear weights (one ranking) set to zero."""
-    out = copy.deepcopy(model)
-    flat = torch.cat([m.weight.detach().abs().flatten() for m in _linear(out)])
-    k = int(round(amount * flat.numel()))
-    if k:
-        drop = torch.argsort(flat, stable=True)[:k]
-        keep = torch.ones_like(flat, dtype=torch.bool)
-        keep[drop] = False
-        start = 0
-        with torch.no_grad():
-            for m in _linear(out):
-                n = m.weight.numel()
-                m.weight.mul_(keep[start:start + n].reshape(m.weight.shape))
-                start += n
+def test_deployable_state_dict_accepts_reference_and_prune_remove_on_a_copy(capsys):
+    assert ex09.deployable_state_dict(ex09.reference_deployable_state_dict) is True
+    assert ex09.deployable_state_dict(by_prune_remove) is True
+    assert "✓" in capsys.readouterr().out
+
+
+def remove_in_place(model):
+    for name in ("fc1", "fc2"):
+        prune.remove(getattr(model, name), "weight")
+    return model.state_dict()
+
+
+def orig_as_weight(model):
+    return {k.replace("_orig", ""): v for k, v in model.state_dict().items() if not k.endswith("_mask")}
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m: m.state_dict(), "prune.remove"),
+    (remove_in_place, "model.state_dict()"),
+    (orig_as_weight, "before masking"),
+    (lambda m: [1, 2], "dict of tensors"),
+])
+def test_deployable_state_dict_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex09.deployable_state_dict, wrong) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and hint in out
+
+
+def test_deployable_state_dict_reports_placeholders(capsys):
+    def todo(model):
+        raise NotImplementedError
+
+    assert ex09.deployable_state_dict(todo) is None
+    assert ex09.deployable_state_dict() is None
+    assert capsys.readouterr().out.count("not attempted") == 2
+
+
+def test_reference_state_dict_loads_into_a_plain_model_and_keeps_the_zeros():
+    model = models_torch.mlp(hidden=(10, 6), seed=1)
+    with torch.no_grad():
+        prune.l1_unstructured(model.fc1, "weight", amount=0.5)
+    sd = ex09.reference_deployable_state_dict(model)
+    plain = models_torch.mlp(hidden=(10, 6))
+    plain.load_state_dict(sd)
+    assert float((plain.fc1.weight == 0).float().mean()) == pytest.approx(0.5, abs=0.01)
+    assert hasattr(model.fc1, "weight_mask")  # the argument keeps its mask
+
+
+# ----------------------------------------------------------------------------- exercise 2
+def test_shrink_factors_accepts_reference_and_another_correct_answer(capsys):
+    def by_quantile(weights, sparsity):  # a threshold instead of an exact count, quantized with np.clip
+        flat = np.concatenate([np.abs(w).ravel() for w in weights.values()])
+        cut = np.quantile(flat, sparsity)
+        pruned = [np.where(np.abs(w) <= cut, 0, w).astype(np.float32) for w in weights.values()]
+        dense = b"".join(np.asarray(w, np.float32).tobytes() for w in weights.values())
+        fp32 = b"".join(w.tobytes() for w in pruned)
+        int8 = b"".join(np.clip(np.round(w * 127 / np.abs(w).max()), -127, 127).astype(np.int8).tobytes()
+                        for w in pruned)
+        return {"pruning": metrics.gzip_bytes(dense) / metrics.gzip_bytes(fp32),
+                "quantization": metrics.gzip_bytes(fp32) / metrics.gzip_bytes(int8)}
+
+    assert ex09.shrink_factors(ex09.reference_shrink_factors) is True
+    assert ex09.shrink_factors(by_quantile) is True
+    assert "✓" in capsys.readouterr().out
+
+
+def _variant(**kwargs):
+    return lambda weights, sparsity: ex09._shrink(weights, sparsity, **kwargs)
+
+
+def in_place(weights, sparsity):
+    out = ex09.reference_shrink_factors(weights, sparsity)
+    for w in weights.values():
+        w[np.abs(w) < np.quantile(np.abs(w), sparsity)] = 0
     return out
 
 
-def _acc(model, val):
-    with torch.no_grad():
-        return float((model(torch.as_tensor(val[0])).argmax(1).numpy() == val[1]).mean())
-
-
-def _by_rule(layerwise=False, from_100=False, first_failure=False, in_place=False):
-    def fn(model, val, amounts, max_drop):
-        dense = 1.0 if from_100 else _acc(model, val)
-        best = 0.0
-        for a in amounts:
-            if in_place:
-                pt.global_prune(model, a)
-                m = model
-            elif layerwise:
-                m = copy.deepcopy(model)
-                pt.layerwise_prune(m, a)
-            else:
-                m = _global_copy(model, a)
-            if dense - _acc(m, val) <= max_drop + 1e-9:
-                best = max(best, float(a))
-            elif first_failure:
-                break
-        return best
-    return fn
-
-
-def test_free_sparsity_accepts_reference_and_a_simple_solution(capsys):
-    assert ex09.free_sparsity(ex09.reference_free_sparsity)
-    assert ex09.free_sparsity(_by_rule())
-    assert "✓" in capsys.readouterr().out
+def int8_from_dense(weights, sparsity):
+    f = ex09.reference_shrink_factors(weights, sparsity)
+    return {**f, "quantization": f["pruning"] * f["quantization"]}
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (_by_rule(layerwise=True), "layer-wise"),
-    (_by_rule(from_100=True), "not from 100 %"),
-    (_by_rule(in_place=True), "changed the model"),
-    (lambda model, val, amounts, max_drop: 95.0, "fraction 0-1"),
-    (lambda model, val, amounts, max_drop: 0.123, "one of the amounts"),
+    (lambda w, s: {k: 1 / v for k, v in ex09.reference_shrink_factors(w, s).items()}, "size before the step"),
+    (_variant(compress=False), "gzipped sizes"),
+    (int8_from_dense, "pruned fp32 weights"),
+    (_variant(scaled=False), "divide by a scale"),
+    (_variant(dtype=np.float64), "float32"),
+    (lambda w, s: ex09.reference_shrink_factors(w, 1 - s), "not the fraction kept"),
+    (_variant(per_layer=True), "global magnitude"),
+    (in_place, "changed the weights"),
+    (lambda w, s: {"pruning": 2.0, "quantization": 4.0}, "prune a copy"),
+    (lambda w, s: {"total": 1.0}, "keys"),
+    (lambda w, s: {"pruning": float("nan"), "quantization": 1.0}, "positive finite"),
 ])
-def test_free_sparsity_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex09.free_sparsity, wrong) is False
+def test_shrink_factors_rejects_wrong_answers(wrong, hint, capsys):
+    assert verdict(ex09.shrink_factors, wrong) is False
     out = capsys.readouterr().out
-    assert "✗" in out and hint in out, out
+    assert "✗" in out and hint in out
 
 
-def test_free_sparsity_reports_placeholders_and_non_callables(capsys):
-    def todo(model, val, amounts, max_drop):
+def test_shrink_factors_reports_placeholders_and_non_functions(capsys):
+    def todo(weights, sparsity):
         raise NotImplementedError
 
-    assert ex09.free_sparsity(todo) is None  # the learner edition's placeholder: not attempted, no error
+    assert ex09.shrink_factors(todo) is None
     assert "not attempted" in capsys.readouterr().out
-    assert verdict(ex09.free_sparsity, 42) is False
-    assert "pass your function itself" in capsys.readouterr().out
+    assert verdict(ex09.shrink_factors, 3.0) is False
+    assert "ex09.shrink_factors(shrink_factors)" in capsys.readouterr().out
 
 
-def test_reference_free_sparsity_leaves_the_model_alone_and_is_monotone_in_max_drop():
-    from course_utils.models_torch import mlp
-    model = mlp((16, 8), seed=0)
+def test_reference_shrink_factors_crosses_over_with_sparsity_and_leaves_its_input():
     rng = np.random.default_rng(0)
-    x = rng.random((200, 28, 28), dtype=np.float32)
-    with torch.no_grad():
-        y = model(torch.from_numpy(x)).argmax(1).numpy()
-    before = [m.weight.detach().clone() for m in _linear(model)]
-    amounts = [0.2, 0.5, 0.8, 0.95]
-    loose = ex09.reference_free_sparsity(model, (x, y), amounts, 0.5)
-    strict = ex09.reference_free_sparsity(model, (x, y), amounts, 0.0)
-    assert all(torch.equal(a, m.weight) for a, m in zip(before, _linear(model)))
-    assert loose in amounts and strict in [0.0, *amounts] and loose >= strict
+    weights = {"a": (rng.standard_normal((64, 128)) * 0.05).astype(np.float32),
+               "b": (rng.standard_normal((10, 64)) * 0.2).astype(np.float32)}
+    before = {k: w.copy() for k, w in weights.items()}
+    low, high = ex09.reference_shrink_factors(weights, 0.5), ex09.reference_shrink_factors(weights, 0.95)
+    assert low["quantization"] > low["pruning"] > 1  # at 50 % int8 (4 bytes → 1) buys more than the zeros
+    assert high["pruning"] > high["quantization"] > 1  # at 95 % the zeros buy more
+    assert all(np.array_equal(before[k], weights[k]) for k in weights)
+    assert ex09.reference_shrink_factors(weights, 0.0)["pruning"] == 1.0
+    with pytest.raises(ValueError):
+        ex09.reference_shrink_factors(weights, 1.0)
 
 
-# --------------------------------------------------------------------------- l1_fate (Exercise 3)
-def test_l1_fate_accepts_reference_and_a_variant(capsys):
-    assert ex09.l1_fate(ex09.reference_l1_fate)
-    # a variant: count whole steps with integer arithmetic on the ratio, return a numpy int and a list
-    assert ex09.l1_fate(lambda w0, lr, lam: [np.int64(-(-abs(w0) // (lr * lam))), lr * lam])
-    assert "✓" in capsys.readouterr().out
-
-
-def test_reference_l1_fate_matches_torch_sgd():
-    """The prediction is what torch.optim.SGD does to a weight on lam*|w| alone (float32)."""
-    for w0, lr, lam in ((0.01, 0.05, 3e-4), (-0.00437, 0.1, 1e-3)):
-        k, bound = ex09.reference_l1_fate(w0, lr, lam)
-        w = nn.Parameter(torch.tensor([w0]))
-        sgd = torch.optim.SGD([w], lr=lr)
-        path = []
-        for _ in range(k + 50):
-            sgd.zero_grad()
-            (lam * w.abs().sum()).backward()
-            sgd.step()
-            path.append(w.detach().item())
-        path = np.array(path)
-        first = int(np.argmax(np.sign(path) != np.sign(w0))) + 1
-        assert first == k and np.abs(path[first:]).max() <= bound * (1 + 4 * 2.0 ** -24)
-
-
-def test_reference_near_zero_fraction_pools_the_layers():
-    w = {"big": np.r_[np.zeros(90), np.ones(10)], "small": -np.ones(10)}
-    assert ex09.reference_near_zero_fraction(w, 0.5) == pytest.approx(90 / 110)
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda w0, lr, lam: (math.floor(abs(w0) / (lr * lam)), lr * lam), "still on its own side"),
-    (lambda w0, lr, lam: (math.ceil(w0 / (lr * lam)), lr * lam), "either side"),
-    (lambda w0, lr, lam: (math.ceil(abs(w0) / (2 * lr * lam)), 2 * lr * lam), "2λw"),
-    (lambda w0, lr, lam: (None, 0.0), "L2"),
-    (lambda w0, lr, lam: (math.inf, 0.0), "L2"),
-    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 0.0), "stop at 0"),
-    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), lr * lam / 2), "whatever w0"),
-    (lambda w0, lr, lam: (math.ceil(abs(w0) / (lr * lam)), 2 * lr * lam), "2λw"),
-    (lambda w0, lr, lam: (abs(w0) / (lr * lam), lr * lam), "whole number"),
-    (lambda w0, lr, lam: math.ceil(abs(w0) / (lr * lam)), "pair"),
-])
-def test_l1_fate_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex09.l1_fate, wrong) is False
-    out = capsys.readouterr().out
-    assert "✗" in out and hint in out
-
-
-# --------------------------------------------------------------------------- early_stopping_epoch
-def test_early_stopping_epoch_accepts_reference(capsys):
-    assert ex09.early_stopping_epoch(ex09.reference_early_stopping_epoch)
-    assert "✓" in capsys.readouterr().out
-
-
-def _argmin_plus_one(losses, patience):
-    return int(np.argmin(losses)) + 1
-
-
-def _zero_based(losses, patience):
-    return ex09.reference_early_stopping_epoch(losses, patience) - 1
-
-
-def _off_by_one_patience(losses, patience):
-    return ex09.reference_early_stopping_epoch(losses, max(1, patience - 1))
-
-
-def _ties_improve(losses, patience):
-    best_epoch, best, waited = 0, math.inf, 0
-    for epoch, loss in enumerate(losses, start=1):
-        if loss <= best:
-            best_epoch, best, waited = epoch, loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    return best_epoch
-
-
-def _returns_stop_epoch(losses, patience):
-    best = ex09.reference_early_stopping_epoch(losses, patience)
-    return min(len(losses), best + patience)
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (_argmin_plus_one, "argmin"),
-    (_zero_based, "numbered from 1"),
-    (_off_by_one_patience, ""),
-    (_ties_improve, ""),
-    (_returns_stop_epoch, ""),
-    (lambda losses, patience: float(ex09.reference_early_stopping_epoch(losses, patience)), "int"),
-])
-def test_early_stopping_epoch_rejects_wrong_answers(wrong, hint, capsys):
-    assert verdict(ex09.early_stopping_epoch, wrong) is False
-    out = capsys.readouterr().out
-    assert "✗" in out and hint in out
-
-
-def test_reference_early_stopping_epoch_examples():
-    ref = ex09.reference_early_stopping_epoch
-    assert ref([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 3) == 2
-    assert ref([1.0, 0.5, 0.6, 0.7, 0.8, 0.3], 4) == 6
-    assert ref([0.9, 0.7, 0.6], 1) == 3
-
-
-def test_checkers_do_not_import_tensorflow():
-    code = "import sys, course_utils.checks.ex09; assert 'tensorflow' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_reference_size_factors_multiply_to_the_total():
+    sizes = {"dense_fp32": 1000, "dense_fp32_gzip": 500, "pruned_fp32_gzip": 250, "pruned_int8_gzip": 100}
+    f = ex09.reference_size_factors(sizes)
+    assert f == {"gzip": 2.0, "pruning": 2.0, "quantization": 2.5, "total": 10.0}

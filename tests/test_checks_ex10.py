@@ -1,130 +1,260 @@
-"""The self-check of 10_capstone_pytorch accepts the reference solution and rejects plausible wrong answers."""
+"""Exercise checkers of 10_pruning_a_transformer_pytorch accept the reference solutions and reject plausible
+mistakes."""
 from __future__ import annotations
 
-import copy
-from dataclasses import replace
-
-import numpy as np
 import torch
 
-from course_utils import capstone
 from course_utils.checks import ex10
 from course_utils.checks._common import verdict
-from course_utils.models_torch import mlp
 
 
-# ----------------------------------------------------------------------------- challenge
-def _fake_report(**changes) -> capstone.Report:
-    ref_macs, ref_gzip = 266_200, 983_000
-    budget = capstone.Budget(max_macs=ref_macs // 4, max_gzip_bytes=ref_gzip // 5, max_latency_ratio=0.5,
-                             max_accuracy_drop=0.015)
-    checks = (
-        capstone.Check("gzip_bytes", 150_000, budget.max_gzip_bytes, True, "within budget"),
-        capstone.Check("macs", 66_320, budget.max_macs, True, "within budget"),
-        capstone.Check("latency_ratio", 0.3, 0.5, True, "within budget"),
-        capstone.Check("accuracy_drop", 0.004, 0.015, True, "within budget"),
-    )
-    r = capstone.Report(
-        framework="torch", budget=budget, accuracy=0.940, reference_accuracy=0.944, params=66_450,
-        reference_params=266_610, nonzeros=40_000, reference_nonzeros=266_609, gzip_bytes=150_000,
-        reference_gzip_bytes=ref_gzip, macs=66_320, reference_macs=ref_macs, latency_s=0.0003,
-        reference_latency_s=0.001, latency_ratio=0.3, batch_size=256, n_test=1000, checks=checks)
-    return replace(r, **changes)
-
-
-def test_challenge_accepts_a_passing_report(capsys):
-    assert ex10.challenge(_fake_report()) is True
+# ----------------------------------------------------------------------------- exercise 1: Wanda's mask
+def test_wanda_accepts_reference(capsys):
+    assert ex10.wanda_keep(ex10.reference_wanda_keep) is True
     assert "✓" in capsys.readouterr().out
 
 
-def test_challenge_rejects_failed_loose_or_wrong_objects(capsys):
-    r = _fake_report()
-    failing = replace(r, checks=(replace(r.checks[1], measured=266_200.0, passed=False, message="macs over"),
-                                 *r.checks[2:]))
-    assert verdict(ex10.challenge, failing) is False
-    assert "macs" in capsys.readouterr().out
-    lax = replace(r, budget=replace(r.budget, max_macs=r.reference_macs // 2))
-    assert verdict(ex10.challenge, lax) is False
-    assert "looser" in capsys.readouterr().out
-    no_latency = replace(r, budget=capstone.Budget(max_macs=r.budget.max_macs, max_gzip_bytes=r.budget.max_gzip_bytes,
-                                                   max_accuracy_drop=0.015))
-    assert verdict(ex10.challenge, no_latency) is False
-    assert verdict(ex10.challenge, {"passed": True}) is False
+def test_wanda_accepts_float_mask():
+    assert ex10.wanda_keep(lambda w, x, s: ex10.reference_wanda_keep(w, x, s).float())
 
 
-def test_challenge_with_a_real_score(capsys):
-    """End to end: an untrained small MLP meets the size limits; the scorer and checker agree."""
-    torch.manual_seed(0)
-    dense, small = mlp(seed=0), mlp((64, 32), seed=0)
-    x = np.random.default_rng(0).random((64, 28, 28), dtype=np.float32)
-    y = np.zeros(64, dtype=np.int64)
-    budget = capstone.challenge_budget(dense)
-    report = capstone.score(small, (x, y), budget, dense, verbose=False)
-    assert report.check("macs").passed and report.check("gzip_bytes").passed
-    assert verdict(ex10.challenge, report) is report.passed
-    copy.deepcopy(report)  # a plain frozen dataclass
-
-
-def test_unsolved_challenge_is_not_attempted(capsys):
-    from course_utils.data import load_mnist
-
-    s = load_mnist()
-    dense = mlp(seed=0)
-    assert ex10.challenge(None, (s.x_test[:50], s.y_test[:50]), capstone.challenge_budget(dense), dense) is None
+def test_wanda_placeholder_is_not_attempted(capsys):
+    assert ex10.wanda_keep(None) is None
     assert "not attempted" in capsys.readouterr().out
 
+    def placeholder(weight, x, sparsity):
+        raise NotImplementedError
 
-def test_reference_capstone_model_passes_the_model_check(capsys, monkeypatch):
-    """The reference solution, built on a small training subset, meets the challenge when scored by the checker.
+    assert verdict(ex10.wanda_keep, placeholder) is None
 
-    Latency is a benchmark, not a unit-test quantity (on a loaded CI machine a race can say anything): here the
-    timing is replaced by a deterministic one, proportional to MACs, so the test checks the checker's logic."""
-    from course_utils import metrics, timing, train_torch
-    from course_utils.data import load_mnist
 
-    def macs_as_latency(model, reference, shape, batch_size, rounds, repeats):
-        m, r = metrics.macs(model, shape) * 1e-9, metrics.macs(reference, shape) * 1e-9
-        return m, r, m / r, timing.PAIRED
+def test_wanda_rejects_magnitude(capsys):
+    assert verdict(ex10.wanda_keep, lambda w, x, s: ex10.reference_wanda_keep(w, torch.ones_like(x), s)) is False
+    assert "|W| alone" in capsys.readouterr().out
 
-    monkeypatch.setattr(capstone, "_latency", macs_as_latency)
 
-    s = load_mnist().subsample(train=1000, seed=0)
-    train, val, test = (s.x_train, s.y_train), (s.x_val, s.y_val), (s.x_test, s.y_test)
-    dense = mlp(seed=0)
-    train_torch.fit(dense, train, epochs=2, seed=0, progress=False)
-    before = copy.deepcopy(dense.state_dict())
-    model = ex10.reference_capstone_model(dense, train, val, 1, seed=0)
-    assert all(torch.equal(before[k], v) for k, v in dense.state_dict().items())  # dense is not modified
-    budget = capstone.challenge_budget(dense)
-    assert ex10.challenge(model, test, budget, dense, latency_rounds=3, latency_repeats=10) is True
+def _layer_wide(weight, x, sparsity):
+    score = weight.abs() * x.norm(dim=0)
+    k = round(sparsity * score.numel())
+    keep = torch.ones(score.numel(), dtype=torch.bool)
+    keep[torch.argsort(score.flatten())[:k]] = False
+    return keep.reshape(score.shape)
+
+
+def _per_column(weight, x, sparsity):
+    score = weight.abs() * x.norm(dim=0)
+    k = round(sparsity * weight.shape[0])
+    keep = torch.ones_like(score, dtype=torch.bool)
+    keep.scatter_(0, torch.argsort(score, dim=0)[:k], False)
+    return keep
+
+
+def test_wanda_rejects_layer_wide_and_per_column_groups(capsys):
+    assert verdict(ex10.wanda_keep, _layer_wide) is False
     out = capsys.readouterr().out
-    assert "✓" in out and "dense − yours" in out  # the paired comparison is printed
-    # a model that misses the MAC limit fails, with the report's hint
-    assert verdict(ex10.challenge, mlp((150, 60), seed=0), test, budget, dense, latency_rounds=1,
-                   latency_repeats=3) is False
-    assert "macs" in capsys.readouterr().out
-
-
-def test_challenge_times_again_when_latency_fails_with_the_accuracy_in_fast_mode(capsys, monkeypatch):
-    """FAST mode: too little training fails the accuracy too, which is not judged; a latency over the limit must
-    still be timed once more (a busy machine only slows calls down) instead of failing at the first race."""
-    from course_utils import train_torch
-    from course_utils.data import load_mnist
-
-    calls = []
-
-    def slow_then_quiet(model, reference, shape, batch_size, rounds, repeats):
-        calls.append(rounds)
-        ratio = 0.6 if len(calls) == 1 else 0.3  # the first race ran on a loaded machine
-        return ratio * 1e-3, 1e-3, ratio, "paired"
-
-    monkeypatch.setattr(capstone, "_latency", slow_then_quiet)
-    s = load_mnist().subsample(train=1000, seed=0)
-    test = (s.x_test[:200], s.y_test[:200])
-    dense, small = mlp(seed=0), mlp((64, 32), seed=1)  # the small one untrained: a drop far over 1.5 points
-    train_torch.fit(dense, (s.x_train, s.y_train), epochs=1, seed=0, progress=False)
-    budget = capstone.challenge_budget(dense)
-    assert ex10.challenge(small, test, budget, dense, fast=True, latency_rounds=3, latency_repeats=2) is True
-    assert calls == [3, 6]  # timed again, with twice the rounds
+    assert "whole layer" in out and "smaller" in out
+    assert verdict(ex10.wanda_keep, _per_column) is False
     out = capsys.readouterr().out
-    assert "timing once more" in out and "accuracy_drop" in out and "not judged" in out
+    assert "columns" in out or "prunes" in out
+
+
+def test_wanda_rejects_squared_norm_mean_abs_and_inverted_mask(capsys):
+    assert verdict(ex10.wanda_keep, lambda w, x, s: ex10.reference_wanda_keep(w, x * x.norm(dim=0), s)) is False
+    assert "more than the weight" in capsys.readouterr().out
+    assert verdict(ex10.wanda_keep,
+                   lambda w, x, s: ex10.reference_wanda_keep(w, x.abs().mean(0, keepdim=True), s)) is False
+    assert "Euclidean norm" in capsys.readouterr().out
+    assert verdict(ex10.wanda_keep, lambda w, x, s: ~ex10.reference_wanda_keep(w, x, s)) is False
+    assert "KEEP" in capsys.readouterr().out
+
+
+def test_wanda_hints_diagnose_without_giving_the_answer(capsys):
+    """A hint names what the wrong mask shows; it never prints the score's formula or the per-row rule."""
+    wrong = [lambda w, x, s: ex10.reference_wanda_keep(w, torch.ones_like(x), s), _layer_wide, _per_column,
+             lambda w, x, s: ex10.reference_wanda_keep(w, x * x.norm(dim=0), s),
+             lambda w, x, s: ex10.reference_wanda_keep(w, x.abs().mean(0, keepdim=True), s),
+             lambda w, x, s: ex10.reference_wanda_keep(w, x ** 3, s)]
+    for fn in wrong:
+        assert verdict(ex10.wanda_keep, fn) is False
+        out = capsys.readouterr().out
+        for answer in ("x.norm(dim=0)", "within each row", "in each row", "per row", "sort within"):
+            assert answer not in out, (answer, out)
+
+
+def test_wanda_rejects_wrong_count(capsys):
+    def too_few(weight, x, sparsity):
+        keep = ex10.reference_wanda_keep(weight, x, sparsity)
+        keep[0] = True
+        return keep
+
+    assert verdict(ex10.wanda_keep, too_few) is False
+    assert "prunes" in capsys.readouterr().out
+
+
+def test_wanda_rejects_wrong_shape_and_error(capsys):
+    assert verdict(ex10.wanda_keep, lambda w, x, s: torch.ones(3, dtype=torch.bool)) is False
+    assert verdict(ex10.wanda_keep, lambda w, x, s: 1 / 0) is False
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_wanda_cases_are_far_from_ties():
+    """Float32 rounding (relative 6e-8) of a score computed another way cannot move a weight across the cut: in
+    every row of every hidden case the scores on either side of it differ by more than 1e-4 (relative)."""
+    for weight, x, sparsity in ex10._wanda_cases():
+        score = (weight.abs() * x.norm(dim=0)).sort(dim=1).values
+        k = round(sparsity * weight.shape[1])
+        gap = (score[:, k] - score[:, k - 1]) / score[:, k]
+        assert float(gap.min()) > 1e-4, (tuple(weight.shape), sparsity, float(gap.min()))
+
+
+def test_wanda_accepts_float32_scores():
+    def float32(weight, x, sparsity):
+        return ex10.reference_wanda_keep(weight.float(), x.float(), sparsity)
+
+    assert ex10.wanda_keep(float32) is True
+
+
+# ----------------------------------------------------------------------------- exercise 2: the OBS update
+def test_obs_accepts_reference(capsys):
+    assert ex10.obs_update(ex10.reference_obs_update) is True
+    assert "✓" in capsys.readouterr().out
+
+
+def test_obs_accepts_other_correct_derivations():
+    """Any optimal δ passes, however it is computed: by solving the 2-by-2 KKT system of the Lagrangian, or in
+    float32 (the tolerance on the cost follows from float32 rounding: see ex10._OBS_EXCESS)."""
+    def kkt(w, h_inv, q):
+        h = torch.linalg.inv(h_inv)
+        n = len(w)
+        a = torch.zeros(n + 1, n + 1, dtype=h.dtype)
+        a[:n, :n], a[q, n], a[n, q] = 2 * h, 1.0, 1.0
+        rhs = torch.zeros(n + 1, dtype=h.dtype)
+        rhs[n] = -w[q]
+        return w + torch.linalg.solve(a, rhs)[:n]
+
+    def float32(w, h_inv, q):
+        new = ex10.reference_obs_update(w.float(), h_inv.float(), q).double()
+        new[q] = 0.0
+        return new
+
+    assert ex10.obs_update(kkt) is True
+    assert ex10.obs_update(float32) is True
+
+
+def test_obs_asks_for_an_exact_zero(capsys):
+    def float32_no_reset(w, h_inv, q):  # what w_q - w_q rounded in float32 can leave at q
+        leftover = 1e-7 * w[q] * (torch.arange(len(w)) == q)
+        return ex10.reference_obs_update(w.float(), h_inv.float(), q).double() + leftover
+
+    assert verdict(ex10.obs_update, float32_no_reset) is False
+    assert "exactly 0" in capsys.readouterr().out
+
+
+def test_obs_cases_are_well_conditioned():
+    for h, _, _ in ex10._obs_cases():
+        assert float(torch.linalg.cond(h)) < 1e4
+
+
+def test_obs_rejects_zeroing_only(capsys):
+    def zero_only(w, h_inv, q):
+        new = w.clone()
+        new[q] = 0
+        return new
+
+    assert verdict(ex10.obs_update, zero_only) is False
+    assert "only w[q] moved" in capsys.readouterr().out
+
+
+def test_obs_rejects_hessian_instead_of_inverse(capsys):
+    def with_h(w, h_inv, q):
+        return ex10.reference_obs_update(w, torch.linalg.inv(h_inv), q)
+
+    assert verdict(ex10.obs_update, with_h) is False
+    assert "column q of H itself" in capsys.readouterr().out
+
+
+def test_obs_rejects_wrong_sign_scale_and_nonzero_q(capsys):
+    def wrong_sign(w, h_inv, q):
+        new = w + (w[q] / h_inv[q, q]) * h_inv[:, q]
+        new[q] = 0
+        return new
+
+    def wrong_scale(w, h_inv, q):
+        new = w - w[q] * h_inv[:, q]
+        new[q] = 0
+        return new
+
+    assert verdict(ex10.obs_update, wrong_sign) is False
+    assert "wrong direction" in capsys.readouterr().out
+    assert verdict(ex10.obs_update, wrong_scale) is False
+    assert "right proportions" in capsys.readouterr().out
+    assert verdict(ex10.obs_update, lambda w, h_inv, q: w - 0.5 * (w[q] / h_inv[q, q]) * h_inv[:, q]) is False
+    assert "must end at 0" in capsys.readouterr().out
+    assert verdict(ex10.obs_update, lambda w, h_inv, q: w - w[q] * h_inv[:, q]) is False
+    assert "Lagrange multiplier" in capsys.readouterr().out
+
+
+def test_obs_rejects_other_suboptimal_rows(capsys):
+    def random_move(w, h_inv, q):
+        new = w + 0.1 * torch.randn(len(w), generator=torch.Generator().manual_seed(0), dtype=w.dtype)
+        new[q] = 0
+        return new
+
+    assert verdict(ex10.obs_update, random_move) is False
+    assert "gradient" in capsys.readouterr().out
+
+
+def test_obs_messages_never_print_the_update(capsys):
+    """Whatever the answer, the checker's output does not spell out δ (the exercise is to derive it)."""
+    answers = [None, ex10.reference_obs_update, lambda w, h_inv, q: w, lambda w, h_inv, q: w - w[q] * h_inv[:, q],
+               lambda w, h_inv, q: torch.zeros_like(w)]
+    for fn in answers:
+        verdict(ex10.obs_update, fn)
+        out = capsys.readouterr().out
+        for formula in ("h_inv[:, q]", "H⁻¹[:, q]", "H⁻¹e_q", "/ h_inv[q, q]", "/ [H⁻¹]_qq"):
+            assert formula not in out, (formula, out)
+
+
+def test_obs_placeholder_is_not_attempted():
+    assert verdict(ex10.obs_update, None) is None
+
+
+# ----------------------------------------------------------------------------- exercise 3: the 2:4 mask
+def test_two_four_accepts_reference(capsys):
+    assert ex10.two_four_keep(ex10.reference_two_four_keep) is True
+    assert "✓" in capsys.readouterr().out
+
+
+def test_two_four_rejects_smallest(capsys):
+    assert verdict(ex10.two_four_keep, lambda s: ~ex10.reference_two_four_keep(s)) is False
+    assert "SMALLEST" in capsys.readouterr().out
+
+
+def test_two_four_rejects_half_of_each_row(capsys):
+    def half_row(scores):
+        keep = torch.zeros_like(scores, dtype=torch.bool)
+        keep.scatter_(1, torch.topk(scores, scores.shape[1] // 2, dim=1).indices, True)
+        return keep
+
+    assert verdict(ex10.two_four_keep, half_row) is False
+    assert "every group of 4" in capsys.readouterr().out
+
+
+def test_two_four_rejects_groups_down_the_columns(capsys):
+    def columns(scores):
+        if scores.shape[0] % 4:
+            return ex10.reference_two_four_keep(scores)
+        return ex10.reference_two_four_keep(scores.T).T
+
+    assert verdict(ex10.two_four_keep, columns) is False
+    assert "INPUT features" in capsys.readouterr().out
+
+
+def test_two_four_cases_have_no_ties():
+    for scores in ex10._two_four_cases():
+        groups = scores.reshape(scores.shape[0], -1, 4).sort(dim=-1).values
+        assert bool((groups[..., 2] > groups[..., 1]).all())  # the 2nd and 3rd largest of each group differ
+
+
+def test_two_four_placeholder_is_not_attempted():
+    assert verdict(ex10.two_four_keep, None) is None

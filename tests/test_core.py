@@ -162,7 +162,7 @@ def test_twin_table_compares_shared_keys_of_each_framework_pair():
     from course_utils import course
 
     pairs = course.twins()
-    assert ("02_weight_pruning_pytorch", "03_weight_pruning_tensorflow", "Weight pruning") in pairs
+    assert ("02_weight_pruning_pytorch", "02_weight_pruning_tensorflow", "Weight pruning") in pairs
     assert ("01_loss_before_and_after_pytorch", "01_loss_before_and_after_tensorflow", "Loss before and after") in pairs
     pt, tf, topic = pairs[0]
     runs = {0: [runner.RunResult(pt, True, 1.0, 1.0, {"sparsity": 0.95, "pt_only": 1, "curve": [1]}),

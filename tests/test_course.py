@@ -155,7 +155,7 @@ def test_clean_keeps_checked_outputs_and_drops_others(tmp_path):
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
     b = nbformat.v4.new_code_cell("print(2)", execution_count=4,
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="2\n")])
-    b.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    b.metadata["execution"] = {"iopub.status.busy": "2026-01"}
     nb.cells = [a, b]
     nb.metadata["papermill"] = {"duration": 1}
     p = tmp_path / "x.ipynb"

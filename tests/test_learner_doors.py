@@ -67,8 +67,8 @@ def test_links_open_the_learner_edition_unless_asked_for_the_solutions():
     lesson = "02_weight_pruning_pytorch.ipynb"
     assert _binder_path(links.binder_url(lesson)) == f"learner/{lesson}"
     assert _puller_path(links.nbgitpuller_url(hub)) == "learner/00_index.ipynb"
-    assert _puller_path(links.nbgitpuller_url(hub, "03_weight_pruning_tensorflow.ipynb")) == \
-        "learner/03_weight_pruning_tensorflow.ipynb"
+    assert _puller_path(links.nbgitpuller_url(hub, "02_weight_pruning_tensorflow.ipynb")) == \
+        "learner/02_weight_pruning_tensorflow.ipynb"
     assert links.raw_url(lesson) == f"{links.repo_url()}/raw/{links.BRANCH}/learner/{lesson}"
     assert links.binder_badge().endswith(f"({links.binder_url()})")
     # instructors ask for the solutions explicitly

@@ -83,7 +83,7 @@ def _11(r):
 # notebook stem -> (keys it must record, extra check on the values in FAST mode)
 EXPECTED: dict[str, tuple[set[str], Check | None]] = {
     "00_index": ({"n_train", "n_val", "n_test", "classes", "mlp_params"}, _00),
-    "11_pruning_a_transformer_pytorch": ({"vit_dense_accuracy", "vit_dense_val_accuracy", "magnitude_50_accuracy",
+    "10_pruning_a_transformer_pytorch": ({"vit_dense_accuracy", "vit_dense_val_accuracy", "magnitude_50_accuracy",
                                           "wanda_50_accuracy", "sparsegpt_50_accuracy", "random_50_accuracy",
                                           "magnitude_24_accuracy", "wanda_24_accuracy", "magnitude_50_val_accuracy",
                                           "wanda_50_val_accuracy", "sparsegpt_50_val_accuracy",
@@ -107,7 +107,7 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                           "two_four_over_50_reconstruction_error", "two_four_minus_50_val",
                                           "feature_norm_max_over_median", "block_by_influence_minus_random_val"},
                                          _11),
-    "12_shipping_a_pruned_model_pytorch": ({"mlp_sparsity", "mlp_round_trip_identical", "cnn_round_trip_identical",
+    "09_shipping_a_pruned_model_pytorch": ({"mlp_sparsity", "mlp_round_trip_identical", "cnn_round_trip_identical",
                                             "onnx_max_abs_diff", "size_ratio_pruned_int8_gzip", "size_factors",
                                             "accuracy_pruned_int8", "accuracy_pruned_int8_val", "accuracy_dense_fp32",
                                             "latency_ratio_onnx_structured", "latency_ratio_onnx_zeros",
@@ -115,7 +115,7 @@ EXPECTED: dict[str, tuple[set[str], Check | None]] = {
                                             "onnx_int8_integer_ops", "onnx_int8_float_matmuls",
                                             "shrink_factors_by_sparsity", "negative_zero_fraction",
                                             "negative_zero_gzip_cost", "seed"}, _12),
-    "12_shipping_a_pruned_model_tensorflow": ({"mlp_sparsity", "mlp_round_trip_identical",
+    "09_shipping_a_pruned_model_tensorflow": ({"mlp_sparsity", "mlp_round_trip_identical",
                                                "cnn_round_trip_identical", "litert_max_abs_diff",
                                                "size_ratio_pruned_int8_gzip", "size_factors",
                                                "accuracy_pruned_int8", "accuracy_pruned_int8_val",

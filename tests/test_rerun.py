@@ -11,8 +11,11 @@ import pytest
 
 from course_utils.runner import notebooks, run_each_cell_twice, run_notebook
 
-# Notebooks whose cells prune, cut or retrain models (where a second run could prune twice or drift).
-RISKY = ["02_weight_pruning_pytorch", "04_neuron_pruning_pytorch", "06_structured_pruning_pytorch"]
+# Notebooks whose cells prune, cut or retrain models (where a second run could prune twice or drift): the cores
+# and the going-further notebooks that hold their moved pruning loops.
+RISKY = ["02_weight_pruning_pytorch", "02x_weight_pruning_going_further_pytorch", "04_neuron_pruning_pytorch",
+         "04x_neuron_pruning_going_further_pytorch", "05_structured_pruning_pytorch",
+         "05x_structured_pruning_going_further_pytorch"]
 TIMING_WORDS = ("latency", "speedup", "seconds", "time", "faster", "break_even", "_vs_dense_ratio")
 
 

@@ -193,7 +193,7 @@ def test_metrics_race_rejects_empty_and_unknown_models():
         metrics.race({"dense": np.zeros(3)}, (784,))
 
 
-# ----------------------------------------------------------------------------- notebook 08's tools (moved here)
+# ----------------------------------------------------------------------------- notebook 06's tools (moved here)
 def test_time_ratio_and_paired_ratio_on_synthetic_times():
     t = {"a": np.array([2.0, 9.0, 3.0]), "b": np.array([1.0, 1.0, 10.0])}
     assert timing.time_ratio(t, "a", "b") == 2.0

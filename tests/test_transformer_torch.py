@@ -252,7 +252,7 @@ requires_sparse_tensor_cores = pytest.mark.skipif(
 
 @requires_sparse_tensor_cores
 def test_two_four_gpu_race_on_cuda():
-    """Notebook 11's GPU cell: to_sparse_semi_structured, the synchronized wrapper and metrics.race, which builds
+    """Notebook 10's GPU cell: to_sparse_semi_structured, the synchronized wrapper and metrics.race, which builds
     its input from the dtype and device of the sparse tensor subclass, under inference_mode."""
     dense, sparse = tt._two_four_gpu_layers(512, torch.float16, 0)
     assert type(sparse.weight).__name__.startswith("SparseSemiStructuredTensor")

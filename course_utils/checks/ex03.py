@@ -1,230 +1,154 @@
-"""Self-checks for the exercises of 03_weight_pruning_tensorflow (TensorFlow/TFMOT only, no PyTorch).
+"""Self-checks for the exercises of 03_regularization_and_early_stopping_pytorch (PyTorch).
 
-Each checker runs the learner's function on hidden cases, prints what was expected and what came back
-(with a hint), and returns True or False. TensorFlow is imported only by the checkers that need it.
+Each checker calls the learner's function on hidden cases, prints what was expected and what came
+back (with a hint) and returns ``True`` (all cases pass) or ``False``. Imports ``torch`` (this is a
+PyTorch notebook) and never TensorFlow; what the Keras twin (``ex03tf``) shares lives in ``_ex03_common``.
+
+- :func:`free_sparsity` checks ``free_sparsity(model, val, amounts, max_drop) -> float``: the largest
+  amount in ``amounts`` to which global magnitude pruning of a *copy* of ``model`` costs at most
+  ``max_drop`` validation accuracy (0.0 if none); the model itself must stay unchanged.
+- :func:`l1_fate` checks the prediction ``l1_fate(w0, lr, lam) -> (k, bound)``: plain SGD on ``lam * |w|``
+  alone reaches or passes 0 at step ``k`` and then wobbles with ``|w| <= bound`` (never settling at 0).
+  ``reference_near_zero_fraction`` (no exercise) is the fraction of weights with ``|w| < tol``.
+- :func:`early_stopping_epoch` checks ``early_stopping_epoch(val_losses, patience) -> int``: the
+  1-based epoch of the best validation loss seen before ``patience`` epochs in a row without
+  (strict) improvement stopped training.
+
+Introduced in 03_regularization_and_early_stopping_pytorch.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-from ._common import call as _call
+from ..models_torch import mlp as _course_mlp
+from ..train_torch import evaluate as _evaluate
+from . import _ex03_common as _shared
 from ._common import exercise as _exercise
-from ._common import fail as _fail
-from ._common import ok as _ok
 
-__all__ = ["clone_function", "global_layer_sparsity", "pruning_end_step"]
+__all__ = ["free_sparsity", "l1_fate", "early_stopping_epoch", "reference_free_sparsity",
+           "reference_near_zero_fraction", "reference_l1_fate", "reference_early_stopping_epoch"]
 
-
-# ----------------------------------------------------------------------------- exercise 1
-# n_images, batch_size, epochs, frequency, tail_epochs, begin_step
-_END_STEP_CASES = [
-    (3500, 32, 5, 100, 1, 0),  # the snippet of the notebook: 110 steps per epoch (the last batch is short)
-    (3500, 128, 20, 10, 10, 0),  # the notebook's gradual schedule: prune in the first half
-    (1000, 128, 6, 4, 2, 0),
-    (60000, 256, 3, 100, 1, 0),
-    (5000, 100, 8, 25, 2, 30),  # pruning starts at step 30: end_step - begin_step is a multiple of frequency
-    (999, 64, 7, 3, 0, 0),  # no tail: prune until the very end
-]
+_PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def reference_pruning_end_step(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0) -> int:
-    """Reference solution of exercise 1: the latest ``end_step`` at which a TFMOT schedule reaches its target
-    before the last ``tail_epochs`` epochs (which fine-tune with the masks fixed).
-
-    Steps count batches: ``ceil(n_images / batch_size)`` per epoch (the last batch may be short). The masks
-    change only at steps ``begin_step + k * frequency``, so ``end_step - begin_step`` must be a multiple of
-    ``frequency``, or the schedule's final update never happens.
-    """
-    steps_per_epoch = math.ceil(n_images / batch_size)
-    last = (epochs - tail_epochs) * steps_per_epoch  # the last step before the fine-tuning tail
-    return begin_step + (last - begin_step) // frequency * frequency
-
-
-def _last_update(begin_step: int, end_step: int, frequency: int, total_steps: int) -> int | None:
-    """The last step (1..total_steps, TFMOT's counter starts at 1) at which the schedule prunes."""
-    ts = [t for t in range(max(1, begin_step), min(end_step, total_steps) + 1) if (t - begin_step) % frequency == 0]
-    return ts[-1] if ts else None
-
-
-@_exercise
-def pruning_end_step(fn: Callable[..., int]) -> bool:
-    """Exercise 1: ``fn(n_images, batch_size, epochs, frequency, tail_epochs=1, begin_step=0)`` returns the
-    ``end_step`` of a ``PolynomialDecay`` that reaches its target at a mask update before the last
-    ``tail_epochs`` epochs, as late as possible. Checked by running TFMOT's schedule over the steps."""
-    from ..env import load_tensorflow
-
-    tf, _ = load_tensorflow()
-    import tensorflow_model_optimization as tfmot
-
-    for n, batch, epochs, freq, tail, begin in _END_STEP_CASES:
-        args = (f"n_images={n}, batch_size={batch}, epochs={epochs}, frequency={freq}, tail_epochs={tail}, "
-                f"begin_step={begin}")
-        expected = reference_pruning_end_step(n, batch, epochs, freq, tail, begin)
-        ok, got = _call(fn, n, batch, epochs, freq, tail_epochs=tail, begin_step=begin)
-        if not ok:
-            return False
-        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-            if isinstance(got, float) and got.is_integer():
-                got = int(got)
-            else:
-                return _fail(f"for {args}: expected an int (a step number), got {type(got).__name__} ({got!r})",
-                             "steps are whole batches: use math.ceil / // and return an int.")
-        got = int(got)
-        steps_per_epoch = math.ceil(n / batch)
-        total = epochs * steps_per_epoch
-        last_allowed = (epochs - tail) * steps_per_epoch
-        if got <= begin:
-            return _fail(f"for {args}: end_step={got} is not after begin_step={begin}",
-                         "end_step counts optimizer steps (batches) over the whole run, not epochs.")
-        schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, 0.9, begin_step=begin, end_step=got, frequency=freq)
-        last = _last_update(begin, got, freq, total)
-        reached = last is not None and abs(float(schedule(tf.constant(last, tf.int64))[1]) - 0.9) < 1e-6
-        if not reached:
-            if last is None or got <= epochs:
-                hint = (f"end_step counts optimizer steps (batches), not epochs: one epoch is ceil(n_images / "
-                        f"batch_size) = {steps_per_epoch} steps here.")
-            elif got > total:
-                hint = ("training has only ceil(n_images / batch_size) * epochs = "
-                        f"{total} steps: end_step counts batches, and it lies beyond the last one.")
-            else:
-                hint = ("the masks change only at begin_step + k * frequency: round end_step - begin_step down to a "
-                        "multiple of frequency, or the final update never comes.")
-            reached_at = 0.0 if last is None else float(schedule(tf.constant(last, tf.int64))[1])
-            return _fail(f"for {args}: with end_step={got} the last mask update (step {last}) prunes to "
-                         f"{reached_at:.2%}, not the 90 % target", hint)
-        if got > last_allowed:
-            return _fail(f"for {args}: end_step={got}, but the last {tail} epoch(s) (from step {last_allowed}) "
-                         "should fine-tune with the masks fixed",
-                         "subtract the tail: the schedule must end by (epochs - tail_epochs) * steps per epoch.")
-        if got < expected:
-            floor_steps = (epochs - tail) * (n // batch)
-            if begin + (floor_steps - begin) // freq * freq == got and n % batch:
-                hint = (f"{n} images in batches of {batch} make ceil({n}/{batch}) = {steps_per_epoch} steps per "
-                        "epoch: the last, short batch is a step too.")
-            else:
-                hint = "take the latest multiple of frequency (counted from begin_step) that is not in the tail."
-            return _fail(f"for {args}: end_step={got} reaches the target, but {expected} would too and prunes "
-                         "more gently (the schedule can use every step before the tail)", hint)
-    return _ok(f"your end_step reaches the target, before the fine-tuning tail and as late as possible, in "
-               f"{len(_END_STEP_CASES)} hidden cases (checked with TFMOT's PolynomialDecay).")
-
-
-# ----------------------------------------------------------------------------- exercise 2
-def reference_make_clone_function(names, schedule) -> Callable:
-    """Reference solution of exercise 2: a ``clone_function`` that wraps only the layers called ``names``."""
-    import tensorflow_model_optimization as tfmot
-
-    def clone_fn(layer):
-        if layer.name in names:
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-        return layer
-
-    return clone_fn
-
-
-@_exercise
-def clone_function(make_clone_function: Callable[[Any, Any], Callable]) -> bool:
-    """Exercise 2: ``make_clone_function(names, schedule)`` returns a ``clone_function`` for
-    ``keras.models.clone_model`` that wraps exactly the layers called ``names`` with
-    ``prune_low_magnitude(layer, pruning_schedule=schedule)`` and leaves the others unwrapped."""
-    from ..env import load_tensorflow
-
-    _, keras = load_tensorflow()
-    import tensorflow_model_optimization as tfmot
-    from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude
-
-    from ..models_tf import mlp
-
-    model = mlp((12, 8), seed=0)  # layers: flatten, fc1, fc2, fc3
-    for names in (["fc1", "fc3"], ["fc2"]):
-        schedule = tfmot.sparsity.keras.ConstantSparsity(0.5, begin_step=0, frequency=1)
-        ok, fn = _call(make_clone_function, names, schedule)
-        if not ok:
-            return False
-        if not callable(fn):
-            return _fail(f"make_clone_function({names}, schedule) returned {type(fn).__name__}, not a function",
-                         "define an inner `def clone_fn(layer): ...` and return it.")
-        try:
-            clone = keras.models.clone_model(model, clone_function=fn)
-        except Exception as e:  # noqa: BLE001
-            return _fail(f"keras.models.clone_model(model, clone_function=...) failed: {type(e).__name__}: {e}",
-                         "the function must return a Keras layer for every layer it is given.")
-        wrapped = {}
-        for layer in clone.layers:
-            if isinstance(layer, PruneLowMagnitude):
-                wrapped[layer.layer.name] = layer
-        if sorted(wrapped) != sorted(names):
-            plain = [layer.name for layer in clone.layers if not isinstance(layer, PruneLowMagnitude)]
-            return _fail(
-                f"with names={names} the clone wraps {sorted(wrapped) or 'no layer'} (unwrapped: {plain})",
-                "compare layer.name with `names`; wrap only those layers and return every other layer unchanged.",
-            )
-        for name, layer in wrapped.items():
-            if layer.pruning_schedule is not schedule:
-                return _fail(f"layer {name!r} was wrapped with a different schedule than the one passed in",
-                             "pass pruning_schedule=schedule to prune_low_magnitude.")
-    return _ok("your clone function prunes exactly the named layers, with the given schedule.")
-
-
-# ----------------------------------------------------------------------------- exercise 3
-def _reference_global(kernels: dict[str, np.ndarray], sparsity: float) -> dict[str, float]:
-    flat = np.concatenate([np.abs(np.asarray(w)).ravel() for w in kernels.values()])
-    k = int(round(sparsity * flat.size))
-    pruned = np.zeros(flat.size, dtype=bool)
-    pruned[np.argsort(flat, kind="stable")[:k]] = True
-    out, start = {}, 0
-    for name, w in kernels.items():
-        n = np.asarray(w).size
-        out[name] = float(pruned[start : start + n].mean())
-        start += n
+# --------------------------------------------------------------------------- reference answers
+def _pruned_copy(model: nn.Module, amount: float, *, layerwise: bool = False) -> nn.Module:
+    """A copy whose ``round(amount * n)`` smallest |w| (Linear/Conv weights; one global ranking) are 0."""
+    out = copy.deepcopy(model)
+    weights = [m.weight for m in out.modules() if isinstance(m, _PRUNABLE)]
+    groups = [[w] for w in weights] if layerwise else [weights]
+    with torch.no_grad():
+        for group in groups:
+            flat = torch.cat([w.detach().abs().flatten() for w in group]).numpy()
+            drop = np.argsort(flat, kind="stable")[: int(round(amount * flat.size))]
+            keep = np.ones(flat.size, dtype=bool)
+            keep[drop] = False
+            start = 0
+            for w in group:
+                w.mul_(torch.from_numpy(keep[start : start + w.numel()]).reshape(w.shape).to(w.dtype))
+                start += w.numel()
     return out
 
 
-def reference_global_layer_sparsity(kernels: dict, sparsity: float) -> dict:
-    """Reference solution of exercise 3: ``{layer: fraction pruned}`` under one global magnitude threshold."""
-    return _reference_global(kernels, sparsity)
+def _accuracy(model: nn.Module, val: Any) -> float:
+    """Accuracy on ``val = (x, y)`` (numpy), in eval mode, without a DataLoader (fast for the hidden cases)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(np.asarray(val[0], dtype=np.float32))).argmax(1).numpy()
+    model.train(was_training)
+    return float(np.mean(pred == np.asarray(val[1])))
 
 
-def _global_cases() -> list[tuple[dict[str, np.ndarray], float]]:
-    rng = np.random.default_rng(3)
-    a = {"fc1": rng.normal(0, 0.05, (60, 30)), "fc2": rng.normal(0, 0.2, (30, 20)), "fc3": rng.normal(0, 0.6, (20, 10))}
-    b = {"conv": rng.uniform(-1, 1, (3, 3, 4, 8)), "dense": rng.normal(0, 0.1, (128, 10))}
-    c = {"only": rng.normal(0, 1, (50, 40))}
-    return [(a, 0.9), (a, 0.5), (a, 0.0), (b, 0.75), (c, 0.3)]
+def _accuracies(model: nn.Module, val: Any, amounts: Sequence[float], layerwise: bool) -> list[float]:
+    return [_accuracy(_pruned_copy(model, a, layerwise=layerwise), val) for a in amounts]
+
+
+def reference_free_sparsity(model: nn.Module, val: Any, amounts: Sequence[float], max_drop: float) -> float:
+    """Largest amount in ``amounts`` whose global-magnitude-pruned copy of ``model`` loses at most ``max_drop``
+    accuracy on ``val = (x, y)`` against the dense model (0.0 if none); ``model`` is not changed."""
+    dense = _evaluate(model, val)["accuracy"]
+    return _shared.free_choice(_accuracies(model, val, amounts, False), amounts, dense, max_drop)
+
+
+reference_near_zero_fraction = _shared.reference_near_zero_fraction
+reference_l1_fate = _shared.reference_l1_fate
+
+
+def reference_early_stopping_epoch(val_losses: Sequence[float], patience: int) -> int:
+    """1-based epoch of the best (strictly lowest) loss seen before ``patience`` epochs without improvement."""
+    return _shared.reference_early_stopping_epoch(val_losses, patience)
+
+
+# --------------------------------------------------------------------------- hidden cases
+def _case(seed: int, tiny: float) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray]]:
+    """A small course MLP in which a random fraction ``tiny`` of the fc1 weights is shrunk 1000-fold (they
+    barely matter, and global magnitude pruning finds them; a layer-wise rule also cuts fc2 and fc3);
+    labels: its own predictions on random images, 25 % replaced at random (dense accuracy about 0.8)."""
+    model = _course_mlp((16, 8), seed=seed)
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        shrink = torch.from_numpy(rng.random(tuple(model.fc1.weight.shape)) < tiny)
+        model.fc1.weight[shrink] *= 1e-3
+    x = rng.random((333, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).argmax(1).numpy()
+    flip = rng.random(len(y)) < 0.25
+    y[flip] = rng.integers(0, 10, int(flip.sum()))
+    return model, (x, y.astype(np.int64))
+
+
+def _fingerprint(model: nn.Module) -> tuple:
+    """Changes when a weight the model computes with changes (also under torch.nn.utils.prune's masks)."""
+    with torch.no_grad():
+        return (tuple(model.state_dict()),
+                tuple(float(m.weight.double().abs().sum()) for m in model.modules() if isinstance(m, _PRUNABLE)),
+                tuple(int((m.weight == 0).sum()) for m in model.modules() if isinstance(m, _PRUNABLE)))
+
+
+# --------------------------------------------------------------------------- checkers
+@_exercise
+def free_sparsity(fn: Callable[..., float]) -> bool:
+    """Check the learner's ``free_sparsity(model, val, amounts, max_drop)`` on hidden small MLPs.
+
+    Expected: the largest amount in ``amounts`` such that a copy of ``model`` pruned to it by global magnitude
+    (one |w| ranking over all Linear weights, biases kept) has accuracy on ``val`` at most ``max_drop`` below
+    the dense model's; ``0.0`` if no amount qualifies; ``model`` left unchanged. Prints a message and returns
+    True/False. Introduced in 03_regularization_and_early_stopping_pytorch.
+    """
+    cases = [(*_case(1, 0.85), "an MLP with 85 % of its fc1 weights tiny"),
+             (*_case(2, 0.6), "an MLP with 60 % of its fc1 weights tiny"),
+             (*_case(3, 0.93), "an MLP with 93 % of its fc1 weights tiny")]
+    return _shared.check_free_sparsity(fn, "ex03", cases, reference_free_sparsity, _accuracies, _fingerprint)
 
 
 @_exercise
-def global_layer_sparsity(fn: Callable[[dict, float], dict]) -> bool:
-    """Exercise 3: ``fn(kernels, sparsity)`` returns ``{layer: fraction pruned}`` for one global magnitude
-    threshold that prunes ``round(sparsity * total)`` weights (to within one weight per layer)."""
-    for kernels, s in _global_cases():
-        expected = _reference_global(kernels, s)
-        ok, got = _call(fn, {k: v.copy() for k, v in kernels.items()}, s)
-        if not ok:
-            return False
-        if not isinstance(got, dict) or set(got) != set(kernels):
-            return _fail(f"expected a dict with keys {sorted(kernels)}, got {got!r}",
-                         "return {layer name: fraction of that layer's weights pruned}.")
-        shapes = {k: np.asarray(v).shape for k, v in kernels.items()}
-        for name in kernels:
-            tol = 1.0 / np.asarray(kernels[name]).size + 1e-9
-            try:
-                value = float(got[name])
-            except (TypeError, ValueError):
-                return _fail(f"value for {name!r} is {got[name]!r}, not a number")
-            if abs(value - expected[name]) > tol:
-                if all(abs(float(got[n]) - s) < 1e-9 for n in kernels) and len(kernels) > 1:
-                    hint = "that is layer-wise pruning: every layer got `sparsity`. Rank all weights together."
-                else:
-                    hint = "use magnitudes (np.abs) and one threshold over all layers; then count per layer."
-                return _fail(
-                    f"layers {shapes}, sparsity={s}: expected "
-                    f"{ {k: round(v, 4) for k, v in expected.items()} }, got "
-                    f"{ {k: round(float(v), 4) for k, v in got.items()} }",
-                    hint,
-                )
-    return _ok("your global_layer_sparsity matches the reference on 5 hidden cases.")
+def l1_fate(fn: Callable[[float, float, float], tuple[int, float]]) -> bool:
+    """Check the learner's prediction ``l1_fate(w0, lr, lam) -> (k, bound)`` on hidden cases.
+
+    The case: one weight whose loss gradient is 0, plain SGD (no momentum) with learning rate ``lr`` on the
+    penalty ``lam * |w|`` alone, sign(0) = 0. Expected: ``k`` (int), the first step at which the weight reaches
+    or passes 0, and ``bound``, the smallest number |w| stays at or below after that for every ``w0`` (in the
+    units of ``w0``). Wrong answers get a hint that names the mistake (L2's gradient, a step too early, the sign
+    of ``w0``, "it stays at 0"). Prints a message and returns True/False.
+    Introduced in 03_regularization_and_early_stopping_pytorch.
+    """
+    return _shared.check_l1_fate(fn, "ex03")
+
+
+@_exercise
+def early_stopping_epoch(fn: Callable[[Sequence[float], int], int]) -> bool:
+    """Check the learner's ``early_stopping_epoch(val_losses, patience)`` on hidden loss curves.
+
+    Expected: the 1-based epoch of the best (strictly lowest) validation loss seen before
+    ``patience`` epochs in a row without improvement stopped training; ties keep the earlier
+    epoch; if training never stops early, the best epoch overall. Prints a message and returns
+    True/False. Introduced in 03_regularization_and_early_stopping_pytorch.
+    """
+    return _shared.check_early_stopping_epoch(fn, "ex03", min_delta=False)

@@ -1,234 +1,232 @@
-"""Self-checks for the exercises of 05_neuron_pruning_tensorflow.
+"""Self-checks for the exercises of 05_structured_pruning_pytorch (PyTorch and torch-pruning only).
 
-Each checker calls the learner's function on hidden cases, prints what was expected and what came back (with a
-hint) and returns ``True`` (all cases pass) or ``False``. TensorFlow is imported only inside the checker that
-needs it, so importing this module imports no framework.
-
-- :func:`taylor_scores` checks ``taylor_scores(model, layer, x, y) -> np.ndarray``: the first-order Taylor
-  importance of each unit of a ``Dense`` layer (Molchanov et al. 2017), the mean over images of
-  ``|a · ∂L/∂a|``, computed with ``tf.GradientTape``. Beyond the numbers, the checker prunes a small trained
-  MLP it builds itself with the learner's ranking and compares the validation accuracy with random rankings.
-- :func:`fewest_units_for_budget` checks ``fewest_units_for_budget(sizes, budget) -> (r1, r2)``: how many units
-  to remove from the two hidden layers of an MLP so that its MACs meet ``budget``, removing as few units as
-  possible.
-
-Introduced in 05_neuron_pruning_tensorflow.
+Each checker runs the learner's function on hidden cases, prints what was expected and what came
+back (with a hint), and returns True or False.
 """
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from ._common import call as _call
 from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["fewest_units_for_budget", "taylor_scores"]
+__all__ = ["coupled_layers", "fc_columns", "filters_to_keep"]
 
 
-# --------------------------------------------------------------------------- reference answers
-def reference_taylor_scores(model: Any, layer: str, x: np.ndarray, y: np.ndarray, batch_size: int = 250) -> np.ndarray:
-    """First-order Taylor importance of each unit of the ``Dense`` ``layer`` (higher = keep): the mean over the
-    images of ``|a_j · ∂L_n/∂a_j|``, with ``a_j`` the unit's activation (the layer's output, ReLU included) and
-    ``L_n`` the cross-entropy of image ``n`` (Molchanov et al. 2017). Removing the unit sets ``a_j`` to 0, a change
-    of the loss of about ``−a_j · ∂L_n/∂a_j`` to first order; the absolute value is taken per image, before the
-    mean, so that images do not cancel. float64, shape ``(units,)``; the model is not changed."""
-    from ..env import load_tensorflow
-
-    tf, keras = load_tensorflow()
-    probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y)
-    total = None
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        with tf.GradientTape() as tape:
-            a, logits = probe(xb, training=False)
-            # the sum of the per-image losses: its gradient at image n is dL_n/da_n
-            loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True))
-        g = tape.gradient(loss, a)
-        part = tf.reduce_sum(tf.abs(a * g), axis=0).numpy().astype(np.float64)
-        total = part if total is None else total + part
-    return total / len(x)
-
-
-def _macs(sizes: Any) -> int:
-    sizes = [int(v) for v in sizes]
-    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
-def reference_fewest_units_for_budget(sizes: Any, budget: int) -> tuple[int, int]:
-    """``(r1, r2)``: units to remove from the two hidden layers of the MLP with widths ``sizes = (inputs, h1, h2,
-    outputs)`` so that its MACs per image (``sum(a * b)`` over consecutive widths) are at most ``budget``, with the
-    fewest units removed in total (ties: fewer from the first hidden layer); each hidden layer keeps at least one
-    unit. Raises ``ValueError`` if no such plan exists."""
-    n_in, h1, h2, n_out = (int(v) for v in sizes)
-    best = None
-    for r1 in range(h1):
-        k1 = h1 - r1
-        # MACs = n_in*k1 + k1*k2 + k2*n_out <= budget  <=>  k2 <= (budget - n_in*k1) / (k1 + n_out)
-        room = budget - n_in * k1
-        if room < k1 + n_out:  # not even one unit of layer 2 fits
-            continue
-        k2 = min(h2, room // (k1 + n_out))
-        plan = (r1, h2 - k2)
-        if best is None or (sum(plan), plan[0]) < (sum(best), best[0]):
-            best = plan
-    if best is None:
-        raise ValueError(f"no plan keeps one unit per hidden layer within {budget:,} MACs for widths {tuple(sizes)}")
-    return best
-
-
-# --------------------------------------------------------------------------- helpers
-def _as_array(got: Any) -> Any:
-    if hasattr(got, "numpy") and not isinstance(got, np.ndarray):  # a tf.Tensor is fine too
-        got = got.numpy()
+def _int_array(x: Any) -> np.ndarray | None:
+    """``x`` as a 1-D int64 array, or None if it is not a 1-D collection of integers."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
     try:
-        return np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr = np.asarray(x)
+    except Exception:
         return None
+    if arr.ndim != 1 or arr.dtype == bool:
+        return None
+    if arr.size == 0 or np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+        return arr.astype(np.int64)
+    return None
 
 
-def _proportional(got: np.ndarray, want: np.ndarray, rtol: float = 1e-3) -> bool:
-    """``got == c * want`` for some c > 0 (a mean or a sum over images ranks the same)."""
-    denom = float(want @ want)
-    if denom == 0:
-        return bool(np.allclose(got, 0))
-    c = float(got @ want) / denom
-    return c > 0 and bool(np.allclose(got, c * want, rtol=rtol, atol=1e-6 * np.abs(c * want).max()))
+# ----------------------------------------------------------------------------- reference solutions
+def reference_filters_to_keep(weight: torch.Tensor, amount: float) -> torch.Tensor:
+    """Reference solution of exercise 1: sorted indices of the filters kept when the ``round(amount * n)``
+    filters with the smallest L1 norm are removed (ties: the lower index goes first, as in
+    ``surgery_torch.keep_indices``)."""
+    l1 = weight.detach().abs().flatten(1).sum(dim=1)
+    n_remove = round(amount * weight.shape[0])
+    return torch.sort(torch.argsort(l1, stable=True)[n_remove:]).values
 
 
-@functools.lru_cache(maxsize=1)
-def _trained_case() -> tuple[Any, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """A small MLP (64, 32 hidden units) trained on 1,000 training images, the hidden calibration images (500
-    other training images) and the validation images it is judged on. Built once per session."""
-    from .. import data, models_tf, train_tf
-
-    splits = data.load_mnist()
-    model = models_tf.mlp(hidden=(64, 32), seed=11)
-    train_tf.fit(model, (splits.x_train[:1000], splits.y_train[:1000]), epochs=5, lr=2e-3, seed=11,
-                 progress=False)
-    cal = (splits.x_train[1000:1500], splits.y_train[1000:1500])
-    return model, cal, (splits.x_val, splits.y_val)
+def reference_fc_columns(keep_channels: Any, spatial: int) -> torch.Tensor:
+    """Reference solution of exercise 2: columns ``c*spatial ... c*spatial + spatial - 1`` of every kept
+    channel ``c`` of an NCHW flatten, channels in increasing order."""
+    keep = torch.sort(torch.as_tensor(keep_channels)).values
+    return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
 
 
-def _accuracy_after_removal(model: Any, layer: str, scores: np.ndarray, amount: float,
-                            val: tuple[np.ndarray, np.ndarray]) -> float:
-    from .. import surgery_tf, train_tf
+def reference_coupled_layers(model: nn.Module, layer_name: str, example_input: torch.Tensor) -> list[str]:
+    """Reference solution of exercise 3: sorted names of the layers in the torch-pruning dependency group of
+    ``layer_name``'s output channels (the model is not pruned)."""
+    import torch_pruning as tp
 
-    small = surgery_tf.remove_units(model, layer, surgery_tf.keep_indices(scores, amount))
-    return train_tf.evaluate(small, val)["accuracy"]
+    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
+    group = dg.get_pruning_group(model.get_submodule(layer_name), tp.prune_conv_out_channels, idxs=[0])
+    names = {module: name for name, module in model.named_modules()}
+    return sorted({names[dep.target.module] for dep, _ in group if dep.target.module in names})
 
 
-# --------------------------------------------------------------------------- checkers
-_AMOUNT = 0.5  # the checker removes this fraction of fc1's units with the learner's ranking
+# ----------------------------------------------------------------------------- exercise 1
+def _l1_vs_l2_weight() -> torch.Tensor:
+    """6 filters (6, 2, 3, 3) whose L1 and L2 rankings differ."""
+    w = torch.zeros((6, 2, 3, 3))
+    w[0, 0, 1, 1] = 3.0  # one big weight: L1 3.0, L2 3.0
+    w[1] = 0.25  # 18 small weights: L1 4.5, L2 1.06
+    w[2, :, 0, :] = -0.6  # L1 3.6, L2 1.47
+    w[3, 1] = 0.05  # L1 0.45
+    w[4, 0, 0, 0] = -2.0  # L1 2.0, L2 2.0
+    w[5, :, :, 1] = 0.9  # L1 5.4, L2 2.2
+    return w
 
 
 @_exercise
-def taylor_scores(fn: Callable[[Any, str, np.ndarray, np.ndarray], Any]) -> bool:
-    """Check ``taylor_scores(model, layer, x, y) -> scores`` (one per unit of the ``Dense`` ``layer``, higher =
-    keep): the mean over images of ``|a · ∂L_n/∂a|`` (first-order Taylor, Molchanov et al. 2017), up to a positive
-    factor. Then prune a small trained MLP with the ranking on hidden calibration images and compare its
-    validation accuracy with random rankings. Introduced in 05_neuron_pruning_tensorflow.
-    """
-    from ..env import load_tensorflow
+def filters_to_keep(fn: Callable[[torch.Tensor, float], Any]) -> bool:
+    """Check ``fn(weight, amount) -> indices of the filters to keep`` (L1-norm ranking, Li et al. 2017).
 
-    tf, keras = load_tensorflow()
-    model, cal, val = _trained_case()
-    before = [w.copy() for w in model.get_weights()]
-    for layer in ("fc1", "fc2"):
-        want = reference_taylor_scores(model, layer, *cal)
-        ok, got = _call(fn, model, layer, cal[0].copy(), cal[1].copy())
+    ``weight`` has shape ``(out_channels, in_channels, kh, kw)``; the ``round(amount * out_channels)``
+    filters with the smallest sum of absolute weights are removed; the others are returned (sorted).
+    """
+    rng = np.random.default_rng(6)
+    big = torch.from_numpy(rng.normal(size=(12, 3, 3, 3)).astype(np.float32))
+    cases = [
+        (_l1_vs_l2_weight(), 0.5),
+        (big, 0.4),  # round(4.8) = 5 filters removed
+        (big, 0.0),
+    ]
+    for weight, amount in cases:
+        n = weight.shape[0]
+        l1 = weight.abs().flatten(1).sum(dim=1).numpy()
+        n_remove = int(round(amount * n))
+        expected = np.sort(np.argsort(l1, kind="stable")[n_remove:])
+        ok, got = _call(fn, weight.clone(), amount)
         if not ok:
             return False
-        if any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights())):
-            return _fail("your function changed the model's weights", "only compute gradients: no training step")
-        arr = _as_array(got)
+        arr = _int_array(got)
         if arr is None:
-            return _fail(f"{layer}: expected an array of scores, got {type(got).__name__}")
-        if arr.shape != want.shape:
-            return _fail(f"{layer}: expected one score per unit, shape {want.shape}, got {arr.shape}",
-                         "average over the images (axis 0) of an (images, units) array")
-        if _proportional(arr, want):
+            return _fail(f"expected a 1-D list/array/tensor of filter indices, got {type(got).__name__} {got!r}",
+                         "return e.g. torch.sort(kept_indices).values or a sorted numpy array")
+        if len(arr) != len(expected):
+            hint = "remove round(amount * out_channels) filters and return the ones you KEEP"
+            if len(arr) == n_remove:
+                hint = "you returned the removed filters; return the ones to keep"
+            elif len(arr) == n - int(amount * n):
+                hint = "int(amount * n) truncates 4.8 to 4; use round(amount * n), like torch.nn.utils.prune"
+            return _fail(f"{n} filters, amount={amount}: expected {len(expected)} kept filters, got {len(arr)}", hint)
+        if set(arr.tolist()) != set(expected.tolist()):
+            l2 = weight.flatten(1).norm(dim=1).numpy()
+            by_l2 = set(np.argsort(l2, kind="stable")[n_remove:].tolist())
+            smallest = set(np.argsort(l1, kind="stable")[: n - n_remove].tolist())
+            hint = "score each filter by weight[i].abs().sum() and keep the largest"
+            if set(arr.tolist()) == by_l2:
+                hint = "that is the L2 ranking; Li et al. rank filters by the L1 norm, sum(|w|)"
+            elif set(arr.tolist()) == smallest:
+                hint = "you kept the filters with the SMALLEST norms; keep the largest"
+            return _fail(f"{n} filters, amount={amount}: expected to keep {expected.tolist()}, "
+                         f"got {sorted(arr.tolist())}", hint)
+    return _ok("filters_to_keep: the right filters for all cases (L1 norm, round(amount * n) removed)")
+
+
+# ----------------------------------------------------------------------------- exercise 2
+@_exercise
+def fc_columns(fn: Callable[[Any, int], Any]) -> bool:
+    """Check ``fn(keep_channels, spatial) -> input columns of the Linear layer after an NCHW flatten``.
+
+    Channel ``c`` of a ``(N, C, H, W)`` map owns columns ``c*spatial ... c*spatial + spatial - 1``
+    (``spatial = H*W``). Expected: those columns of every kept channel, channels in increasing order.
+    """
+    cases = [([0, 2], 4), ([1, 3, 4], 49), ([5], 1), ([2, 0, 7], 3)]
+    for keep, spatial in cases:
+        expected = np.concatenate([np.arange(c * spatial, (c + 1) * spatial) for c in sorted(keep)])
+        ok, got = _call(fn, torch.tensor(keep), spatial)
+        if not ok:
+            return False
+        arr = _int_array(got)
+        if arr is None:
+            return _fail(f"expected a 1-D list/array/tensor of column indices, got {type(got).__name__}")
+        if np.array_equal(arr, expected):
             continue
-        probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
-        with tf.GradientTape() as tape:
-            a, logits = probe(cal[0], training=False)
-            loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(cal[1], logits, from_logits=True))
-        a_np, g_np = a.numpy().astype(np.float64), tape.gradient(loss, a).numpy().astype(np.float64)
-        wrong = {
-            "|mean(a·g)|: the absolute value is taken after averaging, so images cancel each other":
-                np.abs((a_np * g_np).mean(0)),
-            "mean(a·g) without the absolute value (removing a unit can raise the loss on one image and "
-            "lower it on another)": (a_np * g_np).mean(0),
-            "the mean activation: the gradient is missing": a_np.mean(0),
-            "the mean |∂L/∂a|: the activation is missing": np.abs(g_np).mean(0),
-            "computed with from_logits=False: the model returns logits": None,
-        }
-        for why, value in wrong.items():
-            if value is not None and value.shape == arr.shape and _proportional(arr, value):
-                return _fail(f"{layer}: your scores are {why}",
-                             "per image n: |a_n · ∂L_n/∂a_n|, then the mean over images")
-        return _fail(f"{layer}: your scores do not rank like the mean of |a · ∂L/∂a| "
-                     f"(expected e.g. {np.round(want[:3] / want.max(), 3)} relative to the largest, "
-                     f"got {np.round(arr[:3] / (np.abs(arr).max() or 1), 3)})",
-                     "probe = keras.Model(model.inputs, [model.get_layer(layer).output, model.output]); inside the "
-                     "tape: a, logits = probe(x); the cross-entropy from logits; g = tape.gradient(loss, a)")
-    acc = _accuracy_after_removal(model, "fc1", np.asarray(_as_array(fn(model, "fc1", *cal))), _AMOUNT, val)
-    rnd = [_accuracy_after_removal(model, "fc1", np.random.default_rng(s).random(64), _AMOUNT, val)
-           for s in range(5)]
-    print(f"  hidden check: removing {_AMOUNT:.0%} of fc1's 64 units of a small trained MLP, validation accuracy "
-          f"{acc:.3f} with your ranking vs {np.mean(rnd):.3f} (best {max(rnd):.3f}) with 5 random rankings")
-    if acc <= max(rnd):
-        return _fail("your ranking does not beat the random rankings on the hidden validation images")
-    return _ok("taylor_scores: the first-order Taylor score, and it beats random rankings on hidden data")
+        hint = "column of (channel c, position p) is c * spatial + p"
+        if len(arr) == len(keep):
+            hint = "each channel owns `spatial` columns, not one: c*spatial ... c*spatial + spatial - 1"
+        elif len(arr) == len(expected) and set(arr.tolist()) == set(expected.tolist()):
+            hint = ("right columns, wrong order: list them channel by channel (channels in increasing order), "
+                    "then position by position — the order of the Linear layer's inputs")
+        elif len(arr) == len(expected):
+            hint = ("torch flattens NCHW: all positions of channel 0 come first, then channel 1, ... "
+                    "(position-major order, p*C + c, is Keras' NHWC flatten)")
+        return _fail(f"keep_channels={keep}, spatial={spatial}: expected {expected.tolist()[:12]}"
+                     f"{' ...' if len(expected) > 12 else ''}, got {arr.tolist()[:12]}"
+                     f"{' ...' if len(arr) > 12 else ''}", hint)
+    return _ok("fc_columns: channel-major (NCHW) columns for all cases")
 
 
-_BUDGET_CASES = [
-    ((784, 300, 100, 10), 133_100, "LeNet-300-100, half its MACs"),
-    ((784, 300, 100, 10), 200_000, "LeNet-300-100, 200,000 MACs"),
-    ((784, 300, 100, 10), 266_200, "LeNet-300-100, its own MACs (nothing to remove)"),
-    ((784, 300, 100, 10), 40_000, "LeNet-300-100, 40,000 MACs"),
-    ((20, 10, 200, 50), 8_000, "an MLP 20-10-200-50 whose second hidden layer is the expensive one"),
-    ((100, 60, 60, 100), 9_000, "an MLP 100-60-60-100, 9,000 MACs"),
-]
+# ----------------------------------------------------------------------------- exercise 3
+class _TwoBlockNet(nn.Module):
+    """Hidden test model: a stem and a residual block, plus a plain branch-free tail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entry = nn.Conv2d(1, 6, 3, padding=1)
+        self.entry_bn = nn.BatchNorm2d(6)
+        self.inner1 = nn.Conv2d(6, 5, 3, padding=1)
+        self.inner1_bn = nn.BatchNorm2d(5)
+        self.inner2 = nn.Conv2d(5, 6, 3, padding=1)
+        self.inner2_bn = nn.BatchNorm2d(6)
+        self.tail = nn.Conv2d(6, 4, 1)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.entry_bn(self.entry(x)))
+        r = self.inner2_bn(self.inner2(torch.relu(self.inner1_bn(self.inner1(h)))))
+        t = torch.relu(self.tail(torch.relu(h + r)))
+        return self.head(t.mean(dim=(2, 3)))
+
+
+def _plain_cnn() -> nn.Sequential:
+    return nn.Sequential(OrderedDict(
+        a=nn.Conv2d(1, 4, 3, padding=1), a_bn=nn.BatchNorm2d(4), a_act=nn.ReLU(), pool=nn.MaxPool2d(2),
+        b=nn.Conv2d(4, 6, 3, padding=1), b_bn=nn.BatchNorm2d(6), b_act=nn.ReLU(),
+        flat=nn.Flatten(), out=nn.Linear(6 * 4 * 4, 2)))
+
+
+_EXPECTED = {
+    ("two_block", "inner1"): {"inner1", "inner1_bn", "inner2"},
+    ("two_block", "inner2"): {"entry", "entry_bn", "inner1", "inner2", "inner2_bn", "tail"},
+    ("two_block", "entry"): {"entry", "entry_bn", "inner1", "inner2", "inner2_bn", "tail"},
+    ("two_block", "tail"): {"tail", "head"},
+    ("plain", "a"): {"a", "a_bn", "b"},
+    ("plain", "b"): {"b", "b_bn", "out"},
+}
 
 
 @_exercise
-def fewest_units_for_budget(fn: Callable[[Any, int], Any]) -> bool:
-    """Check ``fewest_units_for_budget(sizes, budget) -> (r1, r2)``: units removed from the two hidden layers of
-    an MLP with widths ``sizes = (inputs, h1, h2, outputs)``; the MACs after removal must be at most ``budget``,
-    every hidden layer keeps at least one unit, and no plan removes fewer units in total.
-    Introduced in 05_neuron_pruning_tensorflow.
+def coupled_layers(fn: Callable[[nn.Module, str, torch.Tensor], Any]) -> bool:
+    """Check ``fn(model, layer_name, example_input) -> names of the layers that lose channels together``.
+
+    Pruning output channels of ``layer_name`` forces the same channels out of every layer in its
+    torch-pruning dependency group; the function returns the *names* (as in ``model.named_modules()``)
+    of the layers with parameters in that group, including ``layer_name`` itself.
     """
-    for sizes, budget, what in _BUDGET_CASES:
-        ok, got = _call(fn, sizes, budget)
+    models = {"two_block": (_TwoBlockNet(), torch.rand(1, 1, 8, 8)), "plain": (_plain_cnn(), torch.rand(1, 1, 8, 8))}
+    for (which, layer), expected in _EXPECTED.items():
+        model, x = models[which]
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        ok, got = _call(fn, model, layer, x)
         if not ok:
             return False
-        try:
-            r1, r2 = (int(v) for v in got)
-            if (r1, r2) != tuple(got):
-                raise ValueError
-        except (TypeError, ValueError):
-            return _fail(f"{what}: expected a pair of whole numbers (r1, r2), got {got!r}",
-                         "return how many units to remove from hidden layer 1 and from hidden layer 2")
-        n_in, h1, h2, n_out = sizes
-        if not (0 <= r1 < h1 and 0 <= r2 < h2):
-            return _fail(f"{what}: remove between 0 and {h1 - 1} units from layer 1 and 0 and {h2 - 1} from layer "
-                         f"2 (each keeps at least one), got ({r1}, {r2})")
-        macs = _macs((n_in, h1 - r1, h2 - r2, n_out))
-        best = reference_fewest_units_for_budget(sizes, budget)
-        if macs > budget:
-            return _fail(f"{what}: your plan ({r1}, {r2}) leaves {macs:,} MACs, above the budget of {budget:,}",
-                         "MACs = inputs·k1 + k1·k2 + k2·outputs with k1, k2 the units kept")
-        if r1 + r2 > sum(best):
-            c1, c2 = n_in + h2, h1 + n_out
-            return _fail(f"{what}: your plan removes {r1 + r2} units; {best} meets the budget with {sum(best)}",
-                         f"one unit of hidden layer 1 carries {n_in} + {h2} = {c1:,} MACs (its inputs and its "
-                         f"outputs), one of layer 2 {h1} + {n_out} = {c2:,}: which is the cheaper way to save MACs? "
-                         "(Each removal also shrinks what a unit of the other layer carries.)")
-    return _ok(f"fewest_units_for_budget: the fewest units for every budget ({len(_BUDGET_CASES)} hidden cases)")
+        if isinstance(got, str) or not hasattr(got, "__iter__"):
+            return _fail(f"expected a list of layer names, got {type(got).__name__}")
+        got_set = {str(n) for n in got}
+        after = model.state_dict()
+        if before.keys() != after.keys() or any(before[k].shape != after[k].shape for k in before):
+            return _fail("the function pruned the model", "only build the group and read it; do not call group.prune()")
+        if got_set != expected:
+            missing, extra = sorted(expected - got_set), sorted(got_set - expected)
+            hint = ("build tp.DependencyGraph().build_dependency(model, example_inputs=...), then "
+                    "DG.get_pruning_group(layer, tp.prune_conv_out_channels, idxs=[0]) and collect "
+                    "dep.target.module of every entry that is a named module of the model")
+            if got_set == {layer}:
+                hint = "the group holds more than the layer itself: the next layer's inputs, BatchNorm, ..."
+            return _fail(f"{which} model, layer {layer!r}: expected {sorted(expected)}, got {sorted(got_set)} "
+                         f"(missing {missing}, unexpected {extra})", hint)
+    return _ok("coupled_layers: right groups for a residual block and for a plain CNN")

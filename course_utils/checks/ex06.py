@@ -1,232 +1,224 @@
-"""Self-checks for the exercises of 06_structured_pruning_pytorch (PyTorch and torch-pruning only).
+"""Self-checks for the exercises of 06_measuring_what_pruning_buys_pytorch (PyTorch).
 
-Each checker runs the learner's function on hidden cases, prints what was expected and what came
-back (with a hint), and returns True or False.
+Each checker calls the learner's function on hidden cases, prints what was expected and what
+came back (with a hint), and returns True or False. Usage in the notebook::
+
+    from course_utils.checks import ex06
+    ex06.csr_bytes(csr_bytes)
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from ._common import call as _call
 from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["coupled_layers", "fc_columns", "filters_to_keep"]
+__all__ = ["csr_bytes", "csr_storage_break_even", "theoretical_speedup"]
 
 
-def _int_array(x: Any) -> np.ndarray | None:
-    """``x`` as a 1-D int64 array, or None if it is not a 1-D collection of integers."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
+# ----------------------------------------------------------------------------- reference answers
+def reference_csr_bytes(matrix: Any, index_bytes: int = 4, value_bytes: int = 4) -> int:
+    """Exercise 1's reference: bytes of the CSR form of a 2-D array (values + column indices + rows + 1 row
+    pointers), counted without building a sparse matrix."""
+    w = np.asarray(matrix)
+    nnz = int(np.count_nonzero(w))
+    return nnz * value_bytes + nnz * index_bytes + (w.shape[0] + 1) * index_bytes
+
+
+def reference_csr_storage_break_even(rows: int, cols: int, value_bytes: int = 4, index_bytes: int = 4) -> float:
+    """Exercise 2's reference: the smallest sparsity (0-1, fraction of zeros) at which a ``rows × cols`` matrix
+    in CSR takes no more bytes than dense (solve nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz)."""
+    nnz = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (value_bytes + index_bytes)
+    return 1 - nnz / (rows * cols)
+
+
+def reference_theoretical_speedup(dense_model: Any, pruned_model: Any, input_shape: tuple[int, ...]) -> float:
+    """Exercise 3's reference: dense MACs / MACs of ``pruned_model`` that touch a nonzero weight (per sample);
+    works for masked models and for models whose layers were made narrower."""
+    from .. import metrics
+
+    before = metrics.macs(dense_model, input_shape)
+    sparsity = metrics.layer_sparsity(pruned_model)
+    after = sum(m * (1 - sparsity[name]) for name, m in metrics.layer_macs(pruned_model, input_shape).items())
+    return before / after
+
+
+def _number(x: Any) -> float | None:
     try:
-        arr = np.asarray(x)
-    except Exception:
+        v = float(x)
+    except (TypeError, ValueError):
         return None
-    if arr.ndim != 1 or arr.dtype == bool:
-        return None
-    if arr.size == 0 or np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
-        return arr.astype(np.int64)
-    return None
-
-
-# ----------------------------------------------------------------------------- reference solutions
-def reference_filters_to_keep(weight: torch.Tensor, amount: float) -> torch.Tensor:
-    """Reference solution of exercise 1: sorted indices of the filters kept when the ``round(amount * n)``
-    filters with the smallest L1 norm are removed (ties: the lower index goes first, as in
-    ``surgery_torch.keep_indices``)."""
-    l1 = weight.detach().abs().flatten(1).sum(dim=1)
-    n_remove = round(amount * weight.shape[0])
-    return torch.sort(torch.argsort(l1, stable=True)[n_remove:]).values
-
-
-def reference_fc_columns(keep_channels: Any, spatial: int) -> torch.Tensor:
-    """Reference solution of exercise 2: columns ``c*spatial ... c*spatial + spatial - 1`` of every kept
-    channel ``c`` of an NCHW flatten, channels in increasing order."""
-    keep = torch.sort(torch.as_tensor(keep_channels)).values
-    return (keep[:, None] * spatial + torch.arange(spatial)[None, :]).flatten()
-
-
-def reference_coupled_layers(model: nn.Module, layer_name: str, example_input: torch.Tensor) -> list[str]:
-    """Reference solution of exercise 3: sorted names of the layers in the torch-pruning dependency group of
-    ``layer_name``'s output channels (the model is not pruned)."""
-    import torch_pruning as tp
-
-    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
-    group = dg.get_pruning_group(model.get_submodule(layer_name), tp.prune_conv_out_channels, idxs=[0])
-    names = {module: name for name, module in model.named_modules()}
-    return sorted({names[dep.target.module] for dep, _ in group if dep.target.module in names})
+    return v if math.isfinite(v) else None
 
 
 # ----------------------------------------------------------------------------- exercise 1
-def _l1_vs_l2_weight() -> torch.Tensor:
-    """6 filters (6, 2, 3, 3) whose L1 and L2 rankings differ."""
-    w = torch.zeros((6, 2, 3, 3))
-    w[0, 0, 1, 1] = 3.0  # one big weight: L1 3.0, L2 3.0
-    w[1] = 0.25  # 18 small weights: L1 4.5, L2 1.06
-    w[2, :, 0, :] = -0.6  # L1 3.6, L2 1.47
-    w[3, 1] = 0.05  # L1 0.45
-    w[4, 0, 0, 0] = -2.0  # L1 2.0, L2 2.0
-    w[5, :, :, 1] = 0.9  # L1 5.4, L2 2.2
-    return w
+def _csr_ref(w: np.ndarray, index_bytes: int, value_bytes: int) -> int:
+    rows = w.shape[0]
+    nnz = int(np.count_nonzero(w))
+    return nnz * value_bytes + nnz * index_bytes + (rows + 1) * index_bytes
+
+
+def _csr_cases() -> list[tuple[str, np.ndarray, int, int]]:
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((30, 50)).astype(np.float32)
+    a[rng.random(a.shape) < 0.9] = 0
+    b = rng.standard_normal((7, 3)).astype(np.float32)
+    c = np.zeros((5, 6), np.float32)
+    d = rng.standard_normal((1, 40)).astype(np.float32)
+    d[0, ::3] = 0
+    return [
+        ("a 30×50 matrix with ~90 % zeros, int32 indices, float32 values", a, 4, 4),
+        ("the same matrix with int64 indices (torch's default)", a, 8, 4),
+        ("a 7×3 matrix without any zero, float16 values", b, 4, 2),
+        ("an all-zero 5×6 matrix", c, 4, 4),
+        ("a single row of 40 with every third entry zero", d, 4, 4),
+    ]
 
 
 @_exercise
-def filters_to_keep(fn: Callable[[torch.Tensor, float], Any]) -> bool:
-    """Check ``fn(weight, amount) -> indices of the filters to keep`` (L1-norm ranking, Li et al. 2017).
-
-    ``weight`` has shape ``(out_channels, in_channels, kh, kw)``; the ``round(amount * out_channels)``
-    filters with the smallest sum of absolute weights are removed; the others are returned (sorted).
-    """
-    rng = np.random.default_rng(6)
-    big = torch.from_numpy(rng.normal(size=(12, 3, 3, 3)).astype(np.float32))
-    cases = [
-        (_l1_vs_l2_weight(), 0.5),
-        (big, 0.4),  # round(4.8) = 5 filters removed
-        (big, 0.0),
-    ]
-    for weight, amount in cases:
-        n = weight.shape[0]
-        l1 = weight.abs().flatten(1).sum(dim=1).numpy()
-        n_remove = int(round(amount * n))
-        expected = np.sort(np.argsort(l1, kind="stable")[n_remove:])
-        ok, got = _call(fn, weight.clone(), amount)
+def csr_bytes(fn: Callable[..., Any]) -> bool:
+    """Exercise 1: ``fn(matrix, index_bytes=4, value_bytes=4)`` → bytes of the CSR form of a 2-D array:
+    nonzero values + one column index per nonzero + ``rows + 1`` row pointers."""
+    name = "csr_bytes"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex06.{name}({name}); got {type(fn).__name__}.")
+    for what, w, ib, vb in _csr_cases():
+        ok, got = _call(fn, w.copy(), index_bytes=ib, value_bytes=vb)
         if not ok:
             return False
-        arr = _int_array(got)
-        if arr is None:
-            return _fail(f"expected a 1-D list/array/tensor of filter indices, got {type(got).__name__} {got!r}",
-                         "return e.g. torch.sort(kept_indices).values or a sorted numpy array")
-        if len(arr) != len(expected):
-            hint = "remove round(amount * out_channels) filters and return the ones you KEEP"
-            if len(arr) == n_remove:
-                hint = "you returned the removed filters; return the ones to keep"
-            elif len(arr) == n - int(amount * n):
-                hint = "int(amount * n) truncates 4.8 to 4; use round(amount * n), like torch.nn.utils.prune"
-            return _fail(f"{n} filters, amount={amount}: expected {len(expected)} kept filters, got {len(arr)}", hint)
-        if set(arr.tolist()) != set(expected.tolist()):
-            l2 = weight.flatten(1).norm(dim=1).numpy()
-            by_l2 = set(np.argsort(l2, kind="stable")[n_remove:].tolist())
-            smallest = set(np.argsort(l1, kind="stable")[: n - n_remove].tolist())
-            hint = "score each filter by weight[i].abs().sum() and keep the largest"
-            if set(arr.tolist()) == by_l2:
-                hint = "that is the L2 ranking; Li et al. rank filters by the L1 norm, sum(|w|)"
-            elif set(arr.tolist()) == smallest:
-                hint = "you kept the filters with the SMALLEST norms; keep the largest"
-            return _fail(f"{n} filters, amount={amount}: expected to keep {expected.tolist()}, "
-                         f"got {sorted(arr.tolist())}", hint)
-    return _ok("filters_to_keep: the right filters for all cases (L1 norm, round(amount * n) removed)")
+        want = _csr_ref(w, ib, vb)
+        g = _number(got)
+        if g is None or g != want:
+            nnz, rows = int(np.count_nonzero(w)), w.shape[0]
+            if g == nnz * vb:
+                hint = ("that is nonzeros × value bytes only — the anchors' mistake. CSR also stores "
+                        "a column index for every nonzero and the row pointers.")
+            elif g == nnz * (vb + ib):
+                hint = "values and column indices are right; add the row-pointer array."
+            elif g == nnz * (vb + ib) + rows * ib:
+                hint = f"the row-pointer array has rows + 1 = {rows + 1} entries (it starts with 0)."
+            elif g == w.size * vb:
+                hint = "that is the dense size; count only the nonzeros (np.count_nonzero)."
+            else:
+                hint = "bytes = nnz × (value_bytes + index_bytes) + (rows + 1) × index_bytes."
+            return _fail(f"for {what} (index_bytes={ib}, value_bytes={vb}): expected {want:,} bytes, got {got!r}",
+                         hint)
+    return _ok("csr_bytes counts values, column indices and row pointers correctly.")
 
 
 # ----------------------------------------------------------------------------- exercise 2
-@_exercise
-def fc_columns(fn: Callable[[Any, int], Any]) -> bool:
-    """Check ``fn(keep_channels, spatial) -> input columns of the Linear layer after an NCHW flatten``.
+def _break_even_ref(rows: int, cols: int, value_bytes: int, index_bytes: int) -> float:
+    density = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (rows * cols * (value_bytes + index_bytes))
+    return 1.0 - density
 
-    Channel ``c`` of a ``(N, C, H, W)`` map owns columns ``c*spatial ... c*spatial + spatial - 1``
-    (``spatial = H*W``). Expected: those columns of every kept channel, channels in increasing order.
-    """
-    cases = [([0, 2], 4), ([1, 3, 4], 49), ([5], 1), ([2, 0, 7], 3)]
-    for keep, spatial in cases:
-        expected = np.concatenate([np.arange(c * spatial, (c + 1) * spatial) for c in sorted(keep)])
-        ok, got = _call(fn, torch.tensor(keep), spatial)
+
+@_exercise
+def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
+    """Exercise 2: ``fn(rows, cols, value_bytes=4, index_bytes=4)`` → the smallest *sparsity*
+    (fraction of zeros) at which a CSR matrix takes no more bytes than the dense one."""
+    name = "csr_storage_break_even"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex06.{name}({name}); got {type(fn).__name__}.")
+    cases = [(300, 784, 4, 4), (300, 784, 4, 8), (4, 4, 4, 4), (10, 3, 2, 4), (100, 10, 4, 2)]
+    for rows, cols, vb, ib in cases:
+        ok, got = _call(fn, rows, cols, value_bytes=vb, index_bytes=ib)
         if not ok:
             return False
-        arr = _int_array(got)
-        if arr is None:
-            return _fail(f"expected a 1-D list/array/tensor of column indices, got {type(got).__name__}")
-        if np.array_equal(arr, expected):
-            continue
-        hint = "column of (channel c, position p) is c * spatial + p"
-        if len(arr) == len(keep):
-            hint = "each channel owns `spatial` columns, not one: c*spatial ... c*spatial + spatial - 1"
-        elif len(arr) == len(expected) and set(arr.tolist()) == set(expected.tolist()):
-            hint = ("right columns, wrong order: list them channel by channel (channels in increasing order), "
-                    "then position by position — the order of the Linear layer's inputs")
-        elif len(arr) == len(expected):
-            hint = ("torch flattens NCHW: all positions of channel 0 come first, then channel 1, ... "
-                    "(position-major order, p*C + c, is Keras' NHWC flatten)")
-        return _fail(f"keep_channels={keep}, spatial={spatial}: expected {expected.tolist()[:12]}"
-                     f"{' ...' if len(expected) > 12 else ''}, got {arr.tolist()[:12]}"
-                     f"{' ...' if len(arr) > 12 else ''}", hint)
-    return _ok("fc_columns: channel-major (NCHW) columns for all cases")
+        want = _break_even_ref(rows, cols, vb, ib)
+        g = _number(got)
+        if g is None or not math.isclose(g, want, rel_tol=1e-6, abs_tol=1e-9):
+            if g is not None and math.isclose(g, 1 - want, rel_tol=1e-6):
+                hint = ("you returned the *density* (fraction of nonzeros); the question asks for the "
+                        "sparsity = 1 − density.")
+            elif g is not None and math.isclose(g, ib / (vb + ib), rel_tol=1e-6):
+                hint = ("close, but the row pointers cost (rows + 1) × index_bytes too — they matter "
+                        "for small matrices.")
+            elif g is not None and math.isclose(g, vb / (vb + ib), rel_tol=1e-6):
+                hint = ("that ignores the row pointers and returns a density; solve "
+                        "nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz, then sparsity = 1 − nnz/(rows·cols).")
+            else:
+                hint = ("solve nnz·(value_bytes + index_bytes) + (rows + 1)·index_bytes = rows·cols·value_bytes "
+                        "for nnz; sparsity = 1 − nnz / (rows·cols).")
+            return _fail(f"for a {rows}×{cols} matrix with value_bytes={vb}, index_bytes={ib}: "
+                         f"expected sparsity {want:.6f}, got {got!r}", hint)
+    return _ok("csr_storage_break_even is right, row pointers included.")
 
 
 # ----------------------------------------------------------------------------- exercise 3
-class _TwoBlockNet(nn.Module):
-    """Hidden test model: a stem and a residual block, plus a plain branch-free tail."""
+def _speedup_cases() -> list[tuple[str, Any, Any, tuple[int, ...]]]:
+    import torch
+    from torch.nn.utils import prune
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.entry = nn.Conv2d(1, 6, 3, padding=1)
-        self.entry_bn = nn.BatchNorm2d(6)
-        self.inner1 = nn.Conv2d(6, 5, 3, padding=1)
-        self.inner1_bn = nn.BatchNorm2d(5)
-        self.inner2 = nn.Conv2d(5, 6, 3, padding=1)
-        self.inner2_bn = nn.BatchNorm2d(6)
-        self.tail = nn.Conv2d(6, 4, 1)
-        self.head = nn.Linear(4, 3)
+    from .. import models_torch as mt
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.entry_bn(self.entry(x)))
-        r = self.inner2_bn(self.inner2(torch.relu(self.inner1_bn(self.inner1(h)))))
-        t = torch.relu(self.tail(torch.relu(h + r)))
-        return self.head(t.mean(dim=(2, 3)))
+    def with_bias(model):
+        gen = torch.Generator().manual_seed(3)
+        with torch.no_grad():
+            for m in model.modules():
+                if getattr(m, "bias", None) is not None:
+                    m.bias.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
+        return model
+
+    dense_mlp = with_bias(mt.mlp(hidden=(32, 16), seed=1))
+    pruned_mlp = with_bias(mt.mlp(hidden=(32, 16), seed=1))
+    prune.global_unstructured([(pruned_mlp.fc1, "weight"), (pruned_mlp.fc2, "weight"), (pruned_mlp.fc3, "weight")],
+                              pruning_method=prune.L1Unstructured, amount=0.8)
+    small_mlp = with_bias(mt.mlp(hidden=(16, 8), seed=2))
+    dense_cnn = with_bias(mt.small_cnn(channels=(4, 8), seed=1))
+    pruned_cnn = with_bias(mt.small_cnn(channels=(4, 8), seed=1))
+    prune.l1_unstructured(pruned_cnn.conv2, "weight", amount=0.75)
+    return [
+        ("an MLP 784-32-16-10 vs the same MLP with 80 % of its weights masked (torch.nn.utils.prune)",
+         dense_mlp, pruned_mlp, (784,)),
+        ("an MLP 784-32-16-10 vs a narrower MLP 784-16-8-10 (neurons removed)", dense_mlp, small_mlp, (784,)),
+        ("a CNN (4, 8) vs the same CNN with 75 % of conv2's weights masked", dense_cnn, pruned_cnn, (1, 28, 28)),
+    ]
 
 
-def _plain_cnn() -> nn.Sequential:
-    return nn.Sequential(OrderedDict(
-        a=nn.Conv2d(1, 4, 3, padding=1), a_bn=nn.BatchNorm2d(4), a_act=nn.ReLU(), pool=nn.MaxPool2d(2),
-        b=nn.Conv2d(4, 6, 3, padding=1), b_bn=nn.BatchNorm2d(6), b_act=nn.ReLU(),
-        flat=nn.Flatten(), out=nn.Linear(6 * 4 * 4, 2)))
+def _speedup_ref(dense: Any, pruned: Any, input_shape: tuple[int, ...]) -> float:
+    from .. import metrics
 
-
-_EXPECTED = {
-    ("two_block", "inner1"): {"inner1", "inner1_bn", "inner2"},
-    ("two_block", "inner2"): {"entry", "entry_bn", "inner1", "inner2", "inner2_bn", "tail"},
-    ("two_block", "entry"): {"entry", "entry_bn", "inner1", "inner2", "inner2_bn", "tail"},
-    ("two_block", "tail"): {"tail", "head"},
-    ("plain", "a"): {"a", "a_bn", "b"},
-    ("plain", "b"): {"b", "b_bn", "out"},
-}
+    before = metrics.macs(dense, input_shape)
+    lm = metrics.layer_macs(pruned, input_shape)
+    w = metrics.prunable_weights(pruned)
+    after = sum(m * np.count_nonzero(w[n]) / w[n].size for n, m in lm.items())
+    return before / after
 
 
 @_exercise
-def coupled_layers(fn: Callable[[nn.Module, str, torch.Tensor], Any]) -> bool:
-    """Check ``fn(model, layer_name, example_input) -> names of the layers that lose channels together``.
+def theoretical_speedup(fn: Callable[..., Any]) -> bool:
+    """Exercise 3: ``fn(dense_model, pruned_model, input_shape)`` → dense MACs / MACs that touch a nonzero
+    weight of the pruned model (a *theoretical* speed-up)."""
+    name = "theoretical_speedup"
+    if not callable(fn):
+        return _fail(f"{name}: pass your function itself, e.g. ex06.{name}({name}); got {type(fn).__name__}.")
+    from .. import metrics
 
-    Pruning output channels of ``layer_name`` forces the same channels out of every layer in its
-    torch-pruning dependency group; the function returns the *names* (as in ``model.named_modules()``)
-    of the layers with parameters in that group, including ``layer_name`` itself.
-    """
-    models = {"two_block": (_TwoBlockNet(), torch.rand(1, 1, 8, 8)), "plain": (_plain_cnn(), torch.rand(1, 1, 8, 8))}
-    for (which, layer), expected in _EXPECTED.items():
-        model, x = models[which]
-        before = {k: v.clone() for k, v in model.state_dict().items()}
-        ok, got = _call(fn, model, layer, x)
+    for what, dense, pruned, shape in _speedup_cases():
+        ok, got = _call(fn, dense, pruned, shape)
         if not ok:
             return False
-        if isinstance(got, str) or not hasattr(got, "__iter__"):
-            return _fail(f"expected a list of layer names, got {type(got).__name__}")
-        got_set = {str(n) for n in got}
-        after = model.state_dict()
-        if before.keys() != after.keys() or any(before[k].shape != after[k].shape for k in before):
-            return _fail("the function pruned the model", "only build the group and read it; do not call group.prune()")
-        if got_set != expected:
-            missing, extra = sorted(expected - got_set), sorted(got_set - expected)
-            hint = ("build tp.DependencyGraph().build_dependency(model, example_inputs=...), then "
-                    "DG.get_pruning_group(layer, tp.prune_conv_out_channels, idxs=[0]) and collect "
-                    "dep.target.module of every entry that is a named module of the model")
-            if got_set == {layer}:
-                hint = "the group holds more than the layer itself: the next layer's inputs, BatchNorm, ..."
-            return _fail(f"{which} model, layer {layer!r}: expected {sorted(expected)}, got {sorted(got_set)} "
-                         f"(missing {missing}, unexpected {extra})", hint)
-    return _ok("coupled_layers: right groups for a residual block and for a plain CNN")
+        want = _speedup_ref(dense, pruned, shape)
+        g = _number(got)
+        if g is None or not math.isclose(g, want, rel_tol=1e-6):
+            params_ratio = metrics.count_params(dense) / metrics.count_nonzero(pruned)
+            if g is not None and math.isclose(g, params_ratio, rel_tol=1e-6):
+                hint = ("that is the compression ratio (parameters / nonzeros). MACs weigh each weight by "
+                        "how often it is used: a conv weight is used at every output position, a bias never "
+                        "multiplies. Use metrics.layer_macs and each layer's density.")
+            elif g is not None and math.isclose(g, 1 / want, rel_tol=1e-6):
+                hint = "upside down — dense MACs go on top."
+            elif g is not None and math.isclose(g, 1.0, rel_tol=1e-6):
+                hint = ("metrics.macs counts dense shapes (what a dense kernel does); scale each layer's "
+                        "MACs by its fraction of nonzero weights (1 − metrics.layer_sparsity).")
+            else:
+                hint = ("sum over layers of layer_macs × (1 − layer sparsity) for the pruned model; "
+                        "divide metrics.macs(dense) by it.")
+            return _fail(f"for {what}: expected a theoretical speed-up of {want:.4f}×, got {got!r}", hint)
+    return _ok("theoretical_speedup weighs each layer's MACs by its density. Remember: theoretical, not measured.")

@@ -1,14 +1,16 @@
-"""Self-checks for the exercises of 08_measuring_what_pruning_buys_pytorch (PyTorch).
+"""Self-checks for the exercises of 08_lottery_ticket_pytorch (moved unchanged from ``ex07``).
 
-Each checker calls the learner's function on hidden cases, prints what was expected and what
-came back (with a hint), and returns True or False. Usage in the notebook::
+- :func:`prune_round` — one round of layer-wise iterative magnitude pruning on numpy masks (no framework).
+- :func:`rewind` — reset a (pruned) PyTorch MLP to its initial weights under new masks (imports torch).
 
-    from course_utils.checks import ex08
-    ex08.csr_bytes(csr_bytes)
+Every checker prints what it expected and what it got, with a hint, and returns True or False.
+
+The reference solutions (not in ``__all__``) are what the notebook's main line uses, so the lesson runs while
+the exercises are unsolved: :func:`reference_prune_round` and :func:`reference_rewind`.
 """
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -19,206 +21,185 @@ from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["csr_bytes", "csr_storage_break_even", "theoretical_speedup"]
+__all__ = ["prune_round", "rewind"]
 
 
-# ----------------------------------------------------------------------------- reference answers
-def reference_csr_bytes(matrix: Any, index_bytes: int = 4, value_bytes: int = 4) -> int:
-    """Exercise 1's reference: bytes of the CSR form of a 2-D array (values + column indices + rows + 1 row
-    pointers), counted without building a sparse matrix."""
-    w = np.asarray(matrix)
-    nnz = int(np.count_nonzero(w))
-    return nnz * value_bytes + nnz * index_bytes + (w.shape[0] + 1) * index_bytes
+# ----------------------------------------------------------------------------- reference solutions
+def reference_prune_round(masks: dict, weights: dict, rate: float) -> dict:
+    """Reference solution of exercise 1 (08_lottery_ticket_pytorch): new masks in which each layer loses the
+    fraction ``rate`` (``round(rate * alive)``) of its alive weights with the smallest ``|w|``; the inputs are not
+    modified."""
+    new = {}
+    for name, mask in masks.items():
+        mask = np.asarray(mask, dtype=bool)
+        alive = np.flatnonzero(mask)
+        k = int(round(rate * alive.size))
+        magnitudes = np.abs(np.asarray(weights[name])).ravel()[alive]
+        drop = alive[np.argsort(magnitudes, kind="stable")[:k]]
+        keep = mask.ravel().copy()
+        keep[drop] = False
+        new[name] = keep.reshape(mask.shape)
+    return new
 
 
-def reference_csr_storage_break_even(rows: int, cols: int, value_bytes: int = 4, index_bytes: int = 4) -> float:
-    """Exercise 2's reference: the smallest sparsity (0-1, fraction of zeros) at which a ``rows × cols`` matrix
-    in CSR takes no more bytes than dense (solve nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz)."""
-    nnz = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (value_bytes + index_bytes)
-    return 1 - nnz / (rows * cols)
-
-
-def reference_theoretical_speedup(dense_model: Any, pruned_model: Any, input_shape: tuple[int, ...]) -> float:
-    """Exercise 3's reference: dense MACs / MACs of ``pruned_model`` that touch a nonzero weight (per sample);
-    works for masked models and for models whose layers were made narrower."""
-    from .. import metrics
-
-    before = metrics.macs(dense_model, input_shape)
-    sparsity = metrics.layer_sparsity(pruned_model)
-    after = sum(m * (1 - sparsity[name]) for name, m in metrics.layer_macs(pruned_model, input_shape).items())
-    return before / after
-
-
-def _number(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-# ----------------------------------------------------------------------------- exercise 1
-def _csr_ref(w: np.ndarray, index_bytes: int, value_bytes: int) -> int:
-    rows = w.shape[0]
-    nnz = int(np.count_nonzero(w))
-    return nnz * value_bytes + nnz * index_bytes + (rows + 1) * index_bytes
-
-
-def _csr_cases() -> list[tuple[str, np.ndarray, int, int]]:
-    rng = np.random.default_rng(8)
-    a = rng.standard_normal((30, 50)).astype(np.float32)
-    a[rng.random(a.shape) < 0.9] = 0
-    b = rng.standard_normal((7, 3)).astype(np.float32)
-    c = np.zeros((5, 6), np.float32)
-    d = rng.standard_normal((1, 40)).astype(np.float32)
-    d[0, ::3] = 0
-    return [
-        ("a 30×50 matrix with ~90 % zeros, int32 indices, float32 values", a, 4, 4),
-        ("the same matrix with int64 indices (torch's default)", a, 8, 4),
-        ("a 7×3 matrix without any zero, float16 values", b, 4, 2),
-        ("an all-zero 5×6 matrix", c, 4, 4),
-        ("a single row of 40 with every third entry zero", d, 4, 4),
-    ]
-
-
-@_exercise
-def csr_bytes(fn: Callable[..., Any]) -> bool:
-    """Exercise 1: ``fn(matrix, index_bytes=4, value_bytes=4)`` → bytes of the CSR form of a 2-D array:
-    nonzero values + one column index per nonzero + ``rows + 1`` row pointers."""
-    name = "csr_bytes"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
-    for what, w, ib, vb in _csr_cases():
-        ok, got = _call(fn, w.copy(), index_bytes=ib, value_bytes=vb)
-        if not ok:
-            return False
-        want = _csr_ref(w, ib, vb)
-        g = _number(got)
-        if g is None or g != want:
-            nnz, rows = int(np.count_nonzero(w)), w.shape[0]
-            if g == nnz * vb:
-                hint = ("that is nonzeros × value bytes only — the anchors' mistake. CSR also stores "
-                        "a column index for every nonzero and the row pointers.")
-            elif g == nnz * (vb + ib):
-                hint = "values and column indices are right; add the row-pointer array."
-            elif g == nnz * (vb + ib) + rows * ib:
-                hint = f"the row-pointer array has rows + 1 = {rows + 1} entries (it starts with 0)."
-            elif g == w.size * vb:
-                hint = "that is the dense size; count only the nonzeros (np.count_nonzero)."
-            else:
-                hint = "bytes = nnz × (value_bytes + index_bytes) + (rows + 1) × index_bytes."
-            return _fail(f"for {what} (index_bytes={ib}, value_bytes={vb}): expected {want:,} bytes, got {got!r}",
-                         hint)
-    return _ok("csr_bytes counts values, column indices and row pointers correctly.")
-
-
-# ----------------------------------------------------------------------------- exercise 2
-def _break_even_ref(rows: int, cols: int, value_bytes: int, index_bytes: int) -> float:
-    density = (rows * cols * value_bytes - (rows + 1) * index_bytes) / (rows * cols * (value_bytes + index_bytes))
-    return 1.0 - density
-
-
-@_exercise
-def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
-    """Exercise 2: ``fn(rows, cols, value_bytes=4, index_bytes=4)`` → the smallest *sparsity*
-    (fraction of zeros) at which a CSR matrix takes no more bytes than the dense one."""
-    name = "csr_storage_break_even"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
-    cases = [(300, 784, 4, 4), (300, 784, 4, 8), (4, 4, 4, 4), (10, 3, 2, 4), (100, 10, 4, 2)]
-    for rows, cols, vb, ib in cases:
-        ok, got = _call(fn, rows, cols, value_bytes=vb, index_bytes=ib)
-        if not ok:
-            return False
-        want = _break_even_ref(rows, cols, vb, ib)
-        g = _number(got)
-        if g is None or not math.isclose(g, want, rel_tol=1e-6, abs_tol=1e-9):
-            if g is not None and math.isclose(g, 1 - want, rel_tol=1e-6):
-                hint = ("you returned the *density* (fraction of nonzeros); the question asks for the "
-                        "sparsity = 1 − density.")
-            elif g is not None and math.isclose(g, ib / (vb + ib), rel_tol=1e-6):
-                hint = ("close, but the row pointers cost (rows + 1) × index_bytes too — they matter "
-                        "for small matrices.")
-            elif g is not None and math.isclose(g, vb / (vb + ib), rel_tol=1e-6):
-                hint = ("that ignores the row pointers and returns a density; solve "
-                        "nnz·(v + i) + (rows + 1)·i = rows·cols·v for nnz, then sparsity = 1 − nnz/(rows·cols).")
-            else:
-                hint = ("solve nnz·(value_bytes + index_bytes) + (rows + 1)·index_bytes = rows·cols·value_bytes "
-                        "for nnz; sparsity = 1 − nnz / (rows·cols).")
-            return _fail(f"for a {rows}×{cols} matrix with value_bytes={vb}, index_bytes={ib}: "
-                         f"expected sparsity {want:.6f}, got {got!r}", hint)
-    return _ok("csr_storage_break_even is right, row pointers included.")
-
-
-# ----------------------------------------------------------------------------- exercise 3
-def _speedup_cases() -> list[tuple[str, Any, Any, tuple[int, ...]]]:
+def reference_rewind(model: Any, init_state: dict, masks: dict) -> Any:
+    """Reference solution of exercise 2 (08_lottery_ticket_pytorch): give every parameter of the (possibly pruned)
+    PyTorch ``model`` its value in ``init_state`` and attach ``masks`` with ``prune.custom_from_mask``; return the
+    model."""
     import torch
     from torch.nn.utils import prune
 
-    from .. import models_torch as mt
-
-    def with_bias(model):
-        gen = torch.Generator().manual_seed(3)
-        with torch.no_grad():
-            for m in model.modules():
-                if getattr(m, "bias", None) is not None:
-                    m.bias.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
-        return model
-
-    dense_mlp = with_bias(mt.mlp(hidden=(32, 16), seed=1))
-    pruned_mlp = with_bias(mt.mlp(hidden=(32, 16), seed=1))
-    prune.global_unstructured([(pruned_mlp.fc1, "weight"), (pruned_mlp.fc2, "weight"), (pruned_mlp.fc3, "weight")],
-                              pruning_method=prune.L1Unstructured, amount=0.8)
-    small_mlp = with_bias(mt.mlp(hidden=(16, 8), seed=2))
-    dense_cnn = with_bias(mt.small_cnn(channels=(4, 8), seed=1))
-    pruned_cnn = with_bias(mt.small_cnn(channels=(4, 8), seed=1))
-    prune.l1_unstructured(pruned_cnn.conv2, "weight", amount=0.75)
-    return [
-        ("an MLP 784-32-16-10 vs the same MLP with 80 % of its weights masked (torch.nn.utils.prune)",
-         dense_mlp, pruned_mlp, (784,)),
-        ("an MLP 784-32-16-10 vs a narrower MLP 784-16-8-10 (neurons removed)", dense_mlp, small_mlp, (784,)),
-        ("a CNN (4, 8) vs the same CNN with 75 % of conv2's weights masked", dense_cnn, pruned_cnn, (1, 28, 28)),
-    ]
+    for name in masks:
+        module = model.get_submodule(name)
+        if prune.is_pruned(module):
+            prune.remove(module, "weight")
+    model.load_state_dict(init_state)
+    for name, mask in masks.items():
+        prune.custom_from_mask(model.get_submodule(name), "weight", torch.as_tensor(mask, dtype=torch.bool))
+    return model
 
 
-def _speedup_ref(dense: Any, pruned: Any, input_shape: tuple[int, ...]) -> float:
-    from .. import metrics
-
-    before = metrics.macs(dense, input_shape)
-    lm = metrics.layer_macs(pruned, input_shape)
-    w = metrics.prunable_weights(pruned)
-    after = sum(m * np.count_nonzero(w[n]) / w[n].size for n, m in lm.items())
-    return before / after
+# ----------------------------------------------------------------------------- exercise 1
+def _prune_round_cases() -> list[tuple[str, dict, dict, float]]:
+    rng = np.random.default_rng(10)
+    shapes = {"fc1": (30, 40), "fc2": (20, 30), "fc3": (10, 20)}
+    scales = {"fc1": 0.05, "fc2": 0.2, "fc3": 1.0}  # different scales: layer-wise != global
+    cases = []
+    w = {n: rng.permutation(np.linspace(0.01, 1.0, int(np.prod(s)))).reshape(s) * scales[n]
+         * rng.choice([-1.0, 1.0], size=s) for n, s in shapes.items()}
+    cases.append(("all weights alive, rate 0.2", {n: np.ones(s, bool) for n, s in shapes.items()}, w, 0.2))
+    # Round 3 of IMP: 36% already pruned; the pruned positions still hold large stale values
+    # (as weight_orig does after training with a mask).
+    masks = {n: rng.random(s) > 0.36 for n, s in shapes.items()}
+    w2 = {n: np.where(masks[n], w[n], 10.0 * scales[n]) for n in shapes}
+    cases.append(("36% already pruned (their stored weights are large), rate 0.2", masks, w2, 0.2))
+    cases.append(("36% already pruned, rate 0.5", masks, w2, 0.5))
+    cases.append(("rate 0 keeps the masks", masks, w2, 0.0))
+    return cases
 
 
 @_exercise
-def theoretical_speedup(fn: Callable[..., Any]) -> bool:
-    """Exercise 3: ``fn(dense_model, pruned_model, input_shape)`` → dense MACs / MACs that touch a nonzero
-    weight of the pruned model (a *theoretical* speed-up)."""
-    name = "theoretical_speedup"
-    if not callable(fn):
-        return _fail(f"{name}: pass your function itself, e.g. ex08.{name}({name}); got {type(fn).__name__}.")
-    from .. import metrics
+def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
+    """Exercise 1 of 08_lottery_ticket_pytorch: ``prune_round(masks, weights, rate) -> new masks``.
 
-    for what, dense, pruned, shape in _speedup_cases():
-        ok, got = _call(fn, dense, pruned, shape)
+    In every layer, the fraction ``rate`` of the weights that are *still alive* (``masks[name]`` True)
+    with the smallest ``|weights[name]|`` is removed; pruned weights stay pruned; the inputs are not
+    modified.
+    """
+    for desc, masks, weights, rate in _prune_round_cases():
+        masks_in = {n: m.copy() for n, m in masks.items()}
+        weights_in = {n: w.copy() for n, w in weights.items()}
+        ok, got = _call(fn, masks_in, weights_in, rate)
         if not ok:
             return False
-        want = _speedup_ref(dense, pruned, shape)
-        g = _number(got)
-        if g is None or not math.isclose(g, want, rel_tol=1e-6):
-            params_ratio = metrics.count_params(dense) / metrics.count_nonzero(pruned)
-            if g is not None and math.isclose(g, params_ratio, rel_tol=1e-6):
-                hint = ("that is the compression ratio (parameters / nonzeros). MACs weigh each weight by "
-                        "how often it is used: a conv weight is used at every output position, a bias never "
-                        "multiplies. Use metrics.layer_macs and each layer's density.")
-            elif g is not None and math.isclose(g, 1 / want, rel_tol=1e-6):
-                hint = "upside down — dense MACs go on top."
-            elif g is not None and math.isclose(g, 1.0, rel_tol=1e-6):
-                hint = ("metrics.macs counts dense shapes (what a dense kernel does); scale each layer's "
-                        "MACs by its fraction of nonzero weights (1 − metrics.layer_sparsity).")
-            else:
-                hint = ("sum over layers of layer_macs × (1 − layer sparsity) for the pruned model; "
-                        "divide metrics.macs(dense) by it.")
-            return _fail(f"for {what}: expected a theoretical speed-up of {want:.4f}×, got {got!r}", hint)
-    return _ok("theoretical_speedup weighs each layer's MACs by its density. Remember: theoretical, not measured.")
+        if any(not np.array_equal(masks_in[n], masks[n]) for n in masks):
+            return _fail(f"[{desc}] your function changed the masks it was given",
+                         "work on a copy (m = masks[name].copy()): the notebook keeps every round's masks.")
+        if any(not np.array_equal(weights_in[n], weights[n]) for n in weights):
+            return _fail(f"[{desc}] your function changed the weights it was given", "work on copies.")
+        if not isinstance(got, dict) or set(got) != set(masks):
+            keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+            return _fail(f"[{desc}] expected a dict with the layers {sorted(masks)}, got {keys}")
+        for n in masks:
+            g = np.asarray(got[n])
+            if g.shape != masks[n].shape:
+                return _fail(f"[{desc}] layer {n}: mask shape {g.shape}, expected {masks[n].shape}")
+            g = g.astype(bool)
+            alive = int(masks[n].sum())
+            if np.any(g & ~masks[n]):
+                return _fail(f"[{desc}] layer {n}: {int(np.sum(g & ~masks[n]))} weights that were already pruned "
+                             "came back", "a pruned weight stays pruned: new mask = old mask AND (not removed now).")
+            removed = alive - int(g.sum())
+            expect = rate * alive
+            if abs(removed - expect) >= 1:
+                return _fail(
+                    f"[{desc}] layer {n}: removed {removed} weights, expected {int(round(expect))} "
+                    f"(rate {rate} of the {alive} still alive)",
+                    "rank only the alive weights (|w|[mask]), not all of them: zeros of pruned weights are not "
+                    "candidates, and the rate applies to what remains, not to the original layer size. "
+                    "Prune each layer separately.")
+            alive_w = np.abs(weights[n])[masks[n]]
+            kept_min = np.abs(weights[n])[g].min() if g.any() else np.inf
+            cut_max = np.abs(weights[n])[masks[n] & ~g].max() if removed else -np.inf
+            if removed and kept_min < cut_max:
+                return _fail(f"[{desc}] layer {n}: a weight with |w|={kept_min:.4f} was kept while one with "
+                             f"|w|={cut_max:.4f} was removed",
+                             f"remove the smallest |w| among the {alive_w.size} alive weights of each layer "
+                             "(layer-wise, as Frankle & Carbin do), e.g. with np.argsort.")
+    return _ok("prune_round removes the smallest surviving weights of each layer and never revives one.")
+
+
+# ----------------------------------------------------------------------------- exercise 2
+@_exercise
+def rewind(fn: Callable[[Any, dict, dict], Any]) -> bool:
+    """Exercise 2 of 08_lottery_ticket_pytorch: ``rewind(model, init_state, masks) -> model``.
+
+    Afterwards every parameter of the (possibly already pruned) MLP equals its value in ``init_state``
+    (the *unpruned* model's ``state_dict`` at initialisation), the weights outside ``masks`` are zero, and
+    they stay zero during training (the masks are attached with ``torch.nn.utils.prune``). ``init_state``
+    is not modified. Imports PyTorch.
+    """
+    import torch
+    from torch.nn.utils import prune
+
+    from .. import metrics
+    from ..models_torch import mlp
+
+    rng = np.random.default_rng(3)
+    hidden = (16, 8)
+    init_state = copy.deepcopy(mlp(hidden, seed=5).state_dict())
+    layers = ["fc1", "fc2", "fc3"]
+
+    def trained_pruned_model():
+        m = mlp(hidden, seed=5)
+        for n in layers:
+            keep = torch.as_tensor(rng.random(getattr(m, n).weight.shape) > 0.3)
+            prune.custom_from_mask(getattr(m, n), "weight", keep)
+        with torch.no_grad():  # pretend training moved every parameter
+            for p in m.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        return m
+
+    for desc, make in (("a fresh model", lambda: mlp(hidden, seed=7)),
+                       ("a model already pruned and trained in an earlier round", trained_pruned_model)):
+        model = make()
+        shapes = {n: tuple(getattr(model, n).weight.shape) for n in layers}
+        masks = {n: rng.random(s) > 0.5 for n, s in shapes.items()}
+        state_in = copy.deepcopy(init_state)
+        ok, got = _call(fn, model, state_in, {n: m.copy() for n, m in masks.items()})
+        if not ok:
+            return _fail(f"[{desc}] see the error above",
+                         "if the model is already pruned, its state_dict has weight_orig/weight_mask instead of "
+                         "weight: prune.remove(module, 'weight') first, or copy into module.weight_orig.")
+        if not isinstance(got, torch.nn.Module):
+            return _fail(f"[{desc}] expected the model back, got {type(got).__name__}", "end with `return model`.")
+        if any(not torch.equal(state_in[k], init_state[k]) for k in init_state):
+            return _fail(f"[{desc}] your function changed init_state",
+                         "copy values out of it (param.copy_(init_state[...])), never train the tensors in it.")
+        eff = metrics.prunable_weights(got)
+        for n in layers:
+            want = init_state[f"{n}.weight"].numpy() * masks[n]
+            if not np.allclose(eff[n], want):
+                return _fail(f"[{desc}] layer {n}: the effective weights are not init_weights * mask "
+                             f"(max difference {np.abs(eff[n] - want).max():.3g})",
+                             "load the initial weights, then attach the new masks with "
+                             "prune.custom_from_mask(module, 'weight', mask).")
+            b = dict(got.named_parameters())[f"{n}.bias"].detach().numpy()
+            if not np.allclose(b, init_state[f"{n}.bias"].numpy()):
+                return _fail(f"[{desc}] layer {n}: the bias was not reset to its initial value",
+                             "rewinding resets every parameter (weights and biases) to initialisation.")
+        # Do pruned weights stay pruned during training?
+        opt = torch.optim.SGD(got.parameters(), lr=0.5)
+        x = torch.rand(32, 784)
+        for _ in range(2):
+            loss = torch.nn.functional.cross_entropy(got(x), torch.randint(0, 10, (32,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        eff = metrics.prunable_weights(got)
+        revived = {n: int(np.count_nonzero(eff[n][~masks[n]])) for n in layers}
+        if any(revived.values()):
+            return _fail(f"[{desc}] after two training steps, pruned weights are nonzero again: {revived}",
+                         "zeroing weights once is not enough: training updates them. Attach the mask with "
+                         "torch.nn.utils.prune.custom_from_mask so every forward pass applies it.")
+    return _ok("rewind resets weights and biases to initialisation and keeps the pruned weights at zero in training.")

@@ -1,17 +1,18 @@
-"""Self-checks for the exercises of 08_measuring_what_pruning_buys_tensorflow (TensorFlow).
+"""Self-checks for the exercises of 08_lottery_ticket_tensorflow (the Keras twin of 08_lottery_ticket_pytorch;
+moved unchanged from ``ex07tf``).
 
-Each checker calls the learner's function on hidden cases, prints what was expected and what
-came back (with a hint), and returns True or False. Usage in the notebook::
+- :func:`prune_round` — one round of layer-wise iterative magnitude pruning on numpy masks (no framework;
+  the same exercise as in the PyTorch notebook, on Keras-layout kernels).
+- :func:`rewind` — reset a Keras MLP to its initial weights (a ``get_weights()`` list) under new masks
+  (imports TensorFlow).
 
-    from course_utils.checks import ex08tf
-    ex08tf.csr_storage_break_even(csr_storage_break_even)
+Every checker prints what it expected and what it got, with a hint, and returns True or False.
 
-Exercise 1 is the PyTorch twin's Exercise 2 (the same numbers, framework-free); Exercise 2 is its
-Exercise 3 on Keras models (TFMOT-pruned and narrower ones).
+The reference solutions (not in ``__all__``) are what the notebook's main line uses, so the lesson runs while
+the exercises are unsolved: :func:`reference_prune_round` and :func:`reference_rewind`.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,114 +24,94 @@ from ._common import exercise as _exercise
 from ._common import fail as _fail
 from ._common import ok as _ok
 
-__all__ = ["csr_storage_break_even", "theoretical_speedup"]
-
-#: Exercise 1's reference (shared with the PyTorch twin).
-reference_csr_storage_break_even = ex08.reference_csr_storage_break_even
+__all__ = ["prune_round", "rewind"]
 
 
-def reference_theoretical_speedup(dense_model: Any, pruned_model: Any, input_shape: tuple[int, ...]) -> float:
-    """Exercise 2's reference: dense MACs / MACs of ``pruned_model`` that touch a nonzero weight (per sample);
-    works for TFMOT-pruned (wrapped or stripped) Keras models and for models whose layers were made narrower."""
-    from .. import metrics
-
-    before = metrics.macs(dense_model, input_shape)
-    sparsity = metrics.layer_sparsity(pruned_model)
-    after = sum(m * (1 - sparsity[name]) for name, m in metrics.layer_macs(pruned_model, input_shape).items())
-    return before / after
+# ----------------------------------------------------------------------------- reference solutions
+#: Reference solution of exercise 1 (08_lottery_ticket_tensorflow): the framework-free one of the PyTorch twin.
+reference_prune_round = ex08.reference_prune_round
 
 
-def _number(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+def reference_rewind(model: Any, init_weights: list, masks: dict) -> Any:
+    """Reference solution of exercise 2 (08_lottery_ticket_tensorflow): give every weight of the Keras ``model`` its
+    value in ``init_weights`` (``get_weights()`` of the unpruned model at initialisation), then zero the kernels
+    outside ``masks`` (``{layer name: bool keep-mask}``, Keras layout); ``init_weights`` is not modified.
+    Training keeps the zeros only with ``pruning_tf.KeepMasks(masks)`` passed to ``fit``."""
+    from .. import pruning_tf
 
-
-def _not_callable(name: str, fn: Any) -> bool:
-    return _fail(f"{name}: pass your function itself, e.g. ex08tf.{name}({name}); got {type(fn).__name__}.")
+    model.set_weights(init_weights)  # copies the values
+    pruning_tf.multiply_masks(model, masks)
+    return model
 
 
 # ----------------------------------------------------------------------------- exercise 1
 @_exercise
-def csr_storage_break_even(fn: Callable[..., Any]) -> bool:
-    """Exercise 1: ``fn(rows, cols, value_bytes=4, index_bytes=4)`` → the smallest *sparsity*
-    (fraction of zeros) at which a CSR matrix takes no more bytes than the dense one."""
-    if not callable(fn):
-        return _not_callable("csr_storage_break_even", fn)
-    return ex08.csr_storage_break_even.verdict(fn)  # the twin's checker: same cases, same hints (None: not attempted)
+def prune_round(fn: Callable[[dict, dict, float], dict]) -> bool:
+    """Exercise 1 of 08_lottery_ticket_tensorflow: ``prune_round(masks, weights, rate) -> new masks``.
+
+    The same exercise and the same test cases as ``ex08.prune_round``: in every layer, the fraction ``rate``
+    of the weights that are *still alive* with the smallest ``|w|`` is removed; pruned weights stay pruned;
+    the inputs are not modified.
+    """
+    return ex08.prune_round.verdict(fn)
 
 
 # ----------------------------------------------------------------------------- exercise 2
-def _speedup_cases() -> list[tuple[str, Any, Any, tuple[int, ...]]]:
-    from .. import models_tf as mt
-
-    def with_bias(model):
-        rng = np.random.default_rng(3)
-        for layer in model.layers:
-            if getattr(layer, "bias", None) is not None:
-                layer.bias.assign(rng.random(layer.bias.shape, dtype=np.float32) - 0.5)
-        return model
-
-    def zero_smallest(model, layers, sparsity):
-        """Zero the `sparsity` fraction of smallest-magnitude kernel entries of `layers` (one global threshold)."""
-        kernels = {n: model.get_layer(n).kernel.numpy() for n in layers}
-        threshold = np.quantile(np.abs(np.concatenate([k.ravel() for k in kernels.values()])), sparsity)
-        for n, k in kernels.items():
-            model.get_layer(n).kernel.assign(np.where(np.abs(k) > threshold, k, 0).astype(np.float32))
-        return model
-
-    dense_mlp = with_bias(mt.mlp(hidden=(32, 16), seed=1))
-    pruned_mlp = zero_smallest(with_bias(mt.mlp(hidden=(32, 16), seed=1)), ("fc1", "fc2", "fc3"), 0.8)
-    small_mlp = with_bias(mt.mlp(hidden=(16, 8), seed=2))
-    dense_cnn = with_bias(mt.small_cnn(channels=(4, 8), seed=1))
-    pruned_cnn = zero_smallest(with_bias(mt.small_cnn(channels=(4, 8), seed=1)), ("conv2",), 0.75)
-    return [
-        ("an MLP 784-32-16-10 vs the same MLP with 80 % of its kernel entries zero", dense_mlp, pruned_mlp, (28, 28)),
-        ("an MLP 784-32-16-10 vs a narrower MLP 784-16-8-10 (units removed)", dense_mlp, small_mlp, (28, 28)),
-        ("a CNN (4, 8) vs the same CNN with 75 % of conv2's kernel zero", dense_cnn, pruned_cnn, (28, 28)),
-    ]
-
-
-def _speedup_ref(dense: Any, pruned: Any, input_shape: tuple[int, ...]) -> float:
-    from .. import metrics
-
-    before = metrics.macs(dense, input_shape)
-    lm = metrics.layer_macs(pruned, input_shape)
-    w = metrics.prunable_weights(pruned)
-    after = sum(m * np.count_nonzero(w[n]) / w[n].size for n, m in lm.items())
-    return before / after
-
-
 @_exercise
-def theoretical_speedup(fn: Callable[..., Any]) -> bool:
-    """Exercise 2: ``fn(dense_model, pruned_model, input_shape)`` → dense MACs / MACs that touch a nonzero
-    weight of the pruned Keras model (a *theoretical* speed-up)."""
-    name = "theoretical_speedup"
-    if not callable(fn):
-        return _not_callable(name, fn)
-    from .. import metrics
+def rewind(fn: Callable[[Any, list, dict], Any]) -> bool:
+    """Exercise 2 of 08_lottery_ticket_tensorflow: ``rewind(model, init_weights, masks) -> model``.
 
-    for what, dense, pruned, shape in _speedup_cases():
-        ok, got = _call(fn, dense, pruned, shape)
+    Afterwards every kernel of the Keras MLP equals ``init_weights`` times its mask, every bias its initial
+    value, and ``init_weights`` (a ``get_weights()`` list) is unchanged. Imports TensorFlow.
+    """
+    from .. import metrics_tf
+    from ..env import load_tensorflow
+    from ..models_tf import mlp
+
+    load_tensorflow()
+    rng = np.random.default_rng(3)
+    hidden = (16, 8)
+    init_weights = mlp(hidden, seed=5).get_weights()
+    layers = ["fc1", "fc2", "fc3"]
+
+    def trained_model():
+        m = mlp(hidden, seed=5)
+        m.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in m.get_weights()])
+        return m  # every weight and bias moved, as training moves them
+
+    for desc, make in (("a fresh model", lambda: mlp(hidden, seed=7)),
+                       ("the trained ticket of an earlier round", trained_model)):
+        model = make()
+        masks = {n: rng.random(tuple(model.get_layer(n).kernel.shape)) > 0.5 for n in layers}
+        given = [w.copy() for w in init_weights]
+        ok, got = _call(fn, model, given, {n: m.copy() for n, m in masks.items()})
         if not ok:
-            return False
-        want = _speedup_ref(dense, pruned, shape)
-        g = _number(got)
-        if g is None or not math.isclose(g, want, rel_tol=1e-6):
-            params_ratio = metrics.count_params(dense) / metrics.count_nonzero(pruned)
-            if g is not None and math.isclose(g, params_ratio, rel_tol=1e-6):
-                hint = ("that is the compression ratio (parameters / nonzeros). MACs weigh each weight by "
-                        "how often it is used: a conv weight is used at every output position, a bias never "
-                        "multiplies. Use metrics.layer_macs and each layer's density.")
-            elif g is not None and math.isclose(g, 1 / want, rel_tol=1e-6):
-                hint = "upside down — dense MACs go on top."
-            elif g is not None and math.isclose(g, 1.0, rel_tol=1e-6):
-                hint = ("metrics.macs counts dense shapes (what a dense kernel does); scale each layer's "
-                        "MACs by its fraction of nonzero weights (1 − metrics.layer_sparsity).")
-            else:
-                hint = ("sum over layers of layer_macs × (1 − layer sparsity) for the pruned model; "
-                        "divide metrics.macs(dense) by it.")
-            return _fail(f"for {what}: expected a theoretical speed-up of {want:.4f}×, got {got!r}", hint)
-    return _ok("theoretical_speedup weighs each layer's MACs by its density. Remember: theoretical, not measured.")
+            return _fail(f"[{desc}] see the error above",
+                         "model.set_weights(init_weights), then multiply each kernel by its mask.")
+        if not hasattr(got, "get_layer") or not hasattr(got, "get_weights"):
+            return _fail(f"[{desc}] expected the Keras model back, got {type(got).__name__}",
+                         "end with `return model`.")
+        if any(not np.array_equal(g, w) for g, w in zip(given, init_weights)):
+            return _fail(f"[{desc}] your function changed init_weights",
+                         "multiply copies (or the model's variables), never the arrays of θ₀ in place "
+                         "(`w *= mask` on them): every round, the control and late rewinding reuse θ₀.")
+        eff = metrics_tf.prunable_weights(got)
+        init = dict(zip([f"{n}.{p}" for n in layers for p in ("kernel", "bias")], init_weights))
+        for n in layers:
+            want = init[f"{n}.kernel"] * masks[n]
+            if not np.allclose(eff[n], want):
+                zeros_lost = bool(np.allclose(eff[n], init[f"{n}.kernel"]))
+                return _fail(f"[{desc}] layer {n}: the kernel is not init_kernel * mask "
+                             f"(max difference {np.abs(eff[n] - want).max():.3g})",
+                             "the kernel is θ₀ without the mask: either the masks were never applied, or "
+                             "set_weights overwrote them (it writes every value, zeros included). Rewind first, "
+                             "then multiply each kernel by its mask." if zeros_lost else
+                             "rewind every weight to init_weights, then multiply each kernel by its mask "
+                             "(pruning_tf.multiply_masks(model, masks)).")
+            b = got.get_layer(n).bias.numpy()
+            if not np.allclose(b, init[f"{n}.bias"]):
+                return _fail(f"[{desc}] layer {n}: the bias was not reset to its initial value",
+                             "rewinding resets every parameter (kernels and biases) to initialisation: "
+                             "model.set_weights(init_weights) does both.")
+    return _ok("rewind resets kernels and biases to initialisation and zeroes the pruned weights. In fit, "
+               "pass callbacks=[pruning_tf.KeepMasks(masks)] so that training keeps them at zero.")

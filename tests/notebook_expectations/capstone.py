@@ -43,16 +43,16 @@ def _10xtf(r):
 
 
 EXPECTED = {
-    "10_capstone_pytorch": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
+    "07_capstone_pytorch": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                              "capstone_drop_interval", "capstone_val_accuracy"}, _10),
-    "10x_lottery_ticket_pytorch": ({"lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
+    "08_lottery_ticket_pytorch": ({"lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                                     "lottery_ticket_accuracies", "random_reinit_accuracies",
                                     "lottery_ticket_late_val_gap", "late_rewind_accuracy", "late_rewind_val_accuracy",
                                     "per_class_max_drop", "per_class_accuracy_change",
                                     "lottery_ticket_late_val_interval"}, _10x),
-    "10_capstone_tensorflow": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
+    "07_capstone_tensorflow": ({"budget_met", "capstone_accuracy", "capstone_mac_ratio", "capstone_gzip_ratio",
                                 "capstone_latency_ratio", "capstone_drop_interval", "capstone_val_accuracy"}, _10tf),
-    "10x_lottery_ticket_tensorflow": ({"lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
+    "08_lottery_ticket_tensorflow": ({"lottery_ticket_accuracy", "random_reinit_accuracy", "weights_remaining",
                                        "lottery_ticket_accuracies", "random_reinit_accuracies",
                                        "lottery_ticket_late_val_gap", "late_rewind_accuracy",
                                        "late_rewind_val_accuracy", "per_class_max_drop", "per_class_accuracy_change",

@@ -30,7 +30,7 @@ def _05x(r):
     assert 0.1 < r["dense_accuracy"] <= 1
     assert 0 <= r["no_ft_accuracy_taylor_50"] <= 1  # the GradientTape Taylor score of Exercise 1, on validation
     assert 0.05 <= r["taylor_top5pct_images_share"] <= 1  # the top 5 % of images carry at least their share
-    plan = r["mac_budget_plan"]  # the fewest units that meet half the dense MACs (notebook 05's Exercise 1)
+    plan = r["mac_budget_plan"]  # the fewest units that meet half the dense MACs (notebook 04's Exercise 1)
     assert plan["macs"] <= plan["budget"] and plan["removed_fc1"] > plan["removed_fc2"]
 
 
@@ -45,11 +45,11 @@ EXPECTED = {
                                                   "no_ft_accuracy_apoz_50", "no_ft_accuracy_mean_activation_50",
                                                   "criteria_beat_random_networks", "criteria_best_on_validation"},
                                                  _04x),
-    "05_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
+    "04_neuron_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "units_removed_fraction", "param_ratio",
                                       "latency_speedup", "latency_speedup_batch1", "mac_ratio", "masked_speedup",
                                       "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
                                       "no_ft_accuracy_random_50", "amount_chosen_on_val"}, _05),
-    "05x_neuron_pruning_going_further_tensorflow": ({"dense_accuracy", "masked_vs_removed_diff_over_bound",
+    "04x_neuron_pruning_going_further_tensorflow": ({"dense_accuracy", "masked_vs_removed_diff_over_bound",
                                                      "masked_vs_removed_max_diff", "no_ft_accuracy_l2_50",
                                                      "no_ft_accuracy_random_50", "no_ft_accuracy_taylor_50",
                                                      "mac_budget_plan", "taylor_top5pct_images_share",

@@ -1,4 +1,4 @@
-"""Harness checks for group `reg` (issue 18): lesson 09 split into a core and a going-further notebook per framework.
+"""Harness checks for group `reg` (issue 18): lesson 03 split into a core and a going-further notebook per framework.
 
 Same format as ``EXPECTED`` in tests/test_notebooks.py. The original ``_09`` check is split by where the keys are now
 recorded; every assertion of ``_09`` is kept, as strict as before. ``_09`` was shared by both twins; so are ``_09`` and
@@ -36,8 +36,8 @@ _X_KEYS = {"magnitude_pruned_accuracy", "large_sparse_accuracy", "small_dense_ac
            "l1_finetuned_val_accuracy", "l2_finetuned_val_accuracy", "l1_fate_crossing_step"}
 
 EXPECTED = {
-    "09_pruning_regularization_and_early_stopping_pytorch": (set(_CORE_KEYS), _09),
-    "09_pruning_regularization_and_early_stopping_tensorflow": (set(_CORE_KEYS), _09),
-    "09x_regularization_and_early_stopping_going_further_pytorch": (set(_X_KEYS), _09x),
-    "09x_regularization_and_early_stopping_going_further_tensorflow": (set(_X_KEYS), _09x),
+    "03_regularization_and_early_stopping_pytorch": (set(_CORE_KEYS), _09),
+    "03_regularization_and_early_stopping_tensorflow": (set(_CORE_KEYS), _09),
+    "03x_regularization_and_early_stopping_going_further_pytorch": (set(_X_KEYS), _09x),
+    "03x_regularization_and_early_stopping_going_further_tensorflow": (set(_X_KEYS), _09x),
 }

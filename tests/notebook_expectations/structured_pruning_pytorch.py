@@ -1,4 +1,4 @@
-"""EXPECTED entries for notebooks 06 (core) and 06x (going further), in the format of tests/test_notebooks.py.
+"""EXPECTED entries for notebooks 05 (core) and 06x (going further), in the format of tests/test_notebooks.py.
 
 _06 is the original check unchanged: every key it reads is still recorded by the core. The keys that moved to 06x
 (test_difference_points, with the paired accuracy test; BatchNorm-scale sensitivity, recalibration, BN fold,
@@ -16,7 +16,7 @@ def _06(r):
 
 
 def _06x(r):
-    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["dense_val_accuracy"] <= 1  # notebook 06's dense CNN, rebuilt
+    assert 0.1 < r["dense_accuracy"] <= 1 and 0.1 < r["dense_val_accuracy"] <= 1  # notebook 05's dense CNN, rebuilt
     assert 0 <= r["accuracy_after_cut"] <= 1 and 0 <= r["accuracy_after_cut_bn_recalibrated"] <= 1
     for k in ("sensitivity_conv1_50_l1_minus_random", "sensitivity_conv1_50_bn_scale_minus_random",
               "sensitivity_conv2_50_l1_minus_random", "sensitivity_conv2_50_bn_scale_minus_random"):
@@ -28,13 +28,13 @@ def _06x(r):
 
 
 EXPECTED = {
-    "06_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+    "05_structured_pruning_pytorch": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                        "mac_ratio", "latency_speedup", "latency_speedup_batch1", "param_ratio",
                                        "masked_speedup", "hand_vs_torch_pruning_identical", "seed",
                                        "dense_val_accuracy", "pruned_val_accuracy", "final_ft_epochs",
                                        "sensitivity_conv1_50_l1_minus_random",
                                        "sensitivity_conv2_50_l1_minus_random"}, _06),
-    "06x_structured_pruning_going_further_pytorch": ({"seed", "dense_accuracy", "dense_val_accuracy",
+    "05x_structured_pruning_going_further_pytorch": ({"seed", "dense_accuracy", "dense_val_accuracy",
                                                       "test_difference_points", "test_within_noise",
                                                       "accuracy_after_cut", "accuracy_after_cut_bn_recalibrated",
                                                       "sensitivity_conv1_50_l1_minus_random",

@@ -26,14 +26,14 @@ def _07x(r):
 
 
 EXPECTED = {
-    "07_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
+    "05_structured_pruning_tensorflow": ({"dense_accuracy", "pruned_accuracy", "channels_removed_fraction",
                                           "mac_ratio", "latency_speedup", "param_ratio", "seed",
                                           "dense_val_accuracy", "pruned_val_accuracy", "test_difference_points",
                                           "sensitivity_conv1_50_l1_minus_random",
                                           "sensitivity_conv1_50_bn_scale_minus_random",
                                           "sensitivity_conv2_50_l1_minus_random",
                                           "sensitivity_conv2_50_bn_scale_minus_random"}, _07),
-    "07x_structured_pruning_going_further_tensorflow": (
+    "05x_structured_pruning_going_further_tensorflow": (
         {"latency_speedup_batch1", "tflite_speedup", "tflite_bytes", "masked_vs_removed_max_diff",
          "speedup_2by4_tflite", "two_four_pattern_ok", "xnnpack_policy_rejects_small_cnn", "xnnpack_policy_wrapped",
          "speedup_xnnpack_tflite_batch1", "seed", "equivalent_rescale_max_logit_diff", "accuracy_after_cut",

@@ -1,4 +1,4 @@
-"""EXPECTED entries for notebooks 03 (core) and 03x (going further), in the format of tests/test_notebooks.py.
+"""EXPECTED entries for notebooks 02 (core) and 03x (going further), in the format of tests/test_notebooks.py.
 
 The checks of the original `_03` are split by the notebook that now records each key; none is weakened. `_recipe_rule`
 is the function of tests/test_notebooks.py, copied unchanged (this file imports from course_utils only).
@@ -49,10 +49,10 @@ def _03x(r):
 
 
 EXPECTED = {
-    "03_weight_pruning_tensorflow": ({"dense_accuracy", "gzip_ratio", "tflite_bytes_dense", "tflite_bytes_pruned",
+    "02_weight_pruning_tensorflow": ({"dense_accuracy", "gzip_ratio", "tflite_bytes_dense", "tflite_bytes_pruned",
                                       "tflite_bytes_sparse", "seed", "gradual_global_sparsity",
                                       "gradual_global_accuracy"}, _03),
-    "03x_weight_pruning_going_further_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "tradeoff",
+    "02x_weight_pruning_going_further_tensorflow": ({"dense_accuracy", "pruned_accuracy", "sparsity", "tradeoff",
                                                      "tradeoff_oneshot", "layer_sparsity", "tradeoff_val",
                                                      "tradeoff_oneshot_val", "pruned_val_accuracy",
                                                      "choice_within_noise", "snippet_fixed_sparsity",
