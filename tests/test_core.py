@@ -233,7 +233,7 @@ def test_run_all_ends_with_a_passed_failed_line(monkeypatch, tmp_path, capsys):
 
     def fake_run(path, *, fast, out_dir, timeout, seed, env):
         calls.append(env)
-        return runner.RunResult(path.stem, not path.stem.startswith("01"), 1.0, 10.0, {})
+        return runner.RunResult(path.stem, not path.stem.startswith("01_"), 1.0, 10.0, {})
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     rows = runner.run_all(fast=True, pattern="_pytorch", out_dir=tmp_path, env={"X": "1"})

@@ -1,9 +1,9 @@
-"""EXPECTED entries for the capstone group (issue 18): 10_capstone_* (core) and 10x_lottery_ticket_* (going further).
+"""EXPECTED entries for the capstone (07, core) and the lottery ticket (08, after the core).
 
 The original `_10` / `_10tf` checks and key sets of tests/test_notebooks.py, split by the notebook that now records
 the keys (nothing dropped, nothing loosened):
-- 10_capstone_*: the capstone budget keys (reference solution scored).
-- 10x_lottery_ticket_*: the lottery-ticket keys, and the two checks of the reference capstone that moved with the
+- 07_capstone_*: the capstone budget keys (reference solution scored).
+- 08_lottery_ticket_*: the lottery-ticket keys, and the two checks of the reference capstone that moved with the
   control (`small_dense_val_accuracy`) and the per-class one-line report (`per_class_*`).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""EXPECTED entries for notebooks 02 (core) and 03x (going further), in the format of tests/test_notebooks.py.
+"""EXPECTED entries for notebooks 02 (core) and 02x (going further) in TensorFlow (format of tests/test_notebooks.py).
 
 The checks of the original `_03` are split by the notebook that now records each key; none is weakened. `_recipe_rule`
 is the function of tests/test_notebooks.py, copied unchanged (this file imports from course_utils only).
