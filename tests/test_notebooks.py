@@ -28,19 +28,6 @@ def _00(r):
     assert r["mlp_params"] == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
 
 
-def _recipe_rule(r):
-    """02/03: the final recipe follows the rule fixed in advance: the default, unless recipes beat it on validation
-    by more than noise (then the highest of those); the same rule at 97 %; the final model is the chosen one."""
-    recipes = {"fine-tune", "gradual, longer", "LR rewinding", "distillation"}
-    rv, d, better = r["recovery_val_accuracy"], r["recovery_default"], r["recovery_clearly_better"]
-    assert set(rv) == recipes and d in recipes and set(better) <= recipes - {d}, (rv, d, better)
-    assert all(rv[b] > rv[d] for b in better), (rv, better)  # more than noise above the default: a higher score
-    assert r["final_model"] == (max(better, key=rv.get) if better else d), (r["final_model"], rv, better)
-    rv97 = r["recovery_val_accuracy_97"]
-    assert set(rv97) == recipes and rv97[r["best_at_97_recipe"]] >= rv97[d], rv97  # the default or one above it
-    assert abs(r["pruned_val_accuracy"] - rv[r["final_model"]]) < 1e-9  # and it is the final model
-
-
 def _12(r, runtime="onnx"):
     assert r["mlp_round_trip_identical"] and r["cnn_round_trip_identical"]  # reloading gives identical outputs
     assert r["mlp_sparsity"] >= 0.9 - 1e-3  # the >= 90 %-sparse MLP, even in FAST mode
